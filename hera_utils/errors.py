@@ -1,0 +1,100 @@
+"""The exceptions of hera_utils: configuration errors, access errors, failed workflows.
+
+Library code raises these; only the command lines turn them into exit codes
+(`exit_code_for`). Every error carries a one-line message and, where we know it, the
+setting to change and a hint saying how. Messages never contain a token.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_WORKFLOW_FAILED = 1
+EXIT_CONFIGURATION = 2
+EXIT_ACCESS = 3
+
+
+class HeraUtilsError(Exception):
+    """Base of every error hera_utils raises on purpose.
+
+    `message` says what went wrong, `setting` names the setting involved (if any) and
+    `hint` says what to do about it.
+    """
+
+    exit_code = EXIT_CONFIGURATION
+
+    def __init__(self, message: str, *, hint: str = "", setting: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.setting = setting
+
+    def one_line(self) -> str:
+        """The message and hint on a single line, as the command lines print it."""
+        text = self.message
+        if self.hint:
+            text = f"{text} ({self.hint})" if "\n" not in self.hint else text
+        return " ".join(text.split())
+
+
+class ConfigurationError(HeraUtilsError):
+    """A setting is missing, malformed or contradictory (exit code 2)."""
+
+    exit_code = EXIT_CONFIGURATION
+
+
+class AccessError(HeraUtilsError):
+    """A server could not be used: unreachable, TLS, rejected credentials... (exit code 3)."""
+
+    exit_code = EXIT_ACCESS
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str = "",
+        setting: str = "",
+        status: int | None = None,
+        url: str = "",
+    ) -> None:
+        super().__init__(message, hint=hint, setting=setting)
+        self.status = status
+        self.url = url
+
+
+class UnreachableError(AccessError):
+    """DNS failure, connection refused or dropped: nothing answered."""
+
+
+class RequestTimeoutError(AccessError):
+    """The server accepted the connection but did not answer within `request_timeout`."""
+
+
+class TLSVerificationError(AccessError):
+    """The server's certificate could not be verified (or TLS was spoken to a plain port)."""
+
+
+class UnauthorizedError(AccessError):
+    """HTTP 401: the credentials (token, client certificate) were rejected."""
+
+
+class ForbiddenError(AccessError):
+    """HTTP 403: authenticated, but not allowed to do this (often: this namespace)."""
+
+
+class NotFoundError(AccessError):
+    """HTTP 404: the resource (namespace, volume claim, ConfigMap...) does not exist."""
+
+
+class ServerError(AccessError):
+    """HTTP 5xx or a malformed answer: the server is there but misbehaving."""
+
+
+class WorkflowFailedError(HeraUtilsError):
+    """The workflow (or a local run of it) ended in a phase other than Succeeded (exit 1)."""
+
+    exit_code = EXIT_WORKFLOW_FAILED
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The documented exit code for an error (2 for anything unexpected but handled)."""
+    return getattr(error, "exit_code", EXIT_CONFIGURATION)

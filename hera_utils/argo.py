@@ -1,0 +1,221 @@
+"""The Argo Server an experiment submits to: address, token, namespace, checks, Hera wiring.
+
+`argo_server(cluster, args)` resolves the address and the token source and asserts that
+the server answers and accepts the token in the namespace. `ArgoServer` then wires
+Hera's `global_config` (`define_argo_server_part_of_environment`) and hands out
+`WorkflowsService`s whose HTTP session bounds every call and verifies TLS.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import requests
+
+from .argo_endpoint import ArgoEndpoint, resolve_argo_endpoint
+from .errors import AccessError
+from .http import (
+    BoundedSession,
+    TokenAuth,
+    ca_bundle_from_environment,
+    hera_error,
+    parse_json,
+    status_error,
+    translate_request_error,
+)
+from .settings import DEFAULT_TIMEOUT
+from .tokens import TokenSource, token_source
+
+T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from hera.workflows import WorkflowsService
+
+    from .cluster import KubernetesCluster
+
+
+def argo_server(cluster: KubernetesCluster | None, args: Any) -> ArgoServer:
+    """Resolve the Argo Server of the settings and assert it answers and accepts the token."""
+    server = ArgoServer.from_settings(cluster, args)
+    server.version()
+    server.list_workflows(limit=1)
+    return server
+
+
+class ArgoServer:
+    """An Argo Server reached over HTTP(S) with a token source, for one namespace."""
+
+    def __init__(
+        self,
+        endpoint: ArgoEndpoint,
+        namespace: str,
+        tokens: TokenSource,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        verify: bool | str = True,
+        service_account: str | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.namespace = namespace
+        self.tokens = tokens
+        self.timeout = timeout
+        self.verify = verify
+        self.service_account = service_account
+        self.session = BoundedSession(timeout=timeout, verify=verify)
+        self.use_tokens(tokens)
+
+    @classmethod
+    def from_settings(
+        cls, cluster: KubernetesCluster | None, args: Any, tokens: TokenSource | None = None
+    ) -> ArgoServer:
+        """Build from the settings without touching the network (except to get a token).
+
+        `tokens` overrides the token source the settings' auth mode would choose.
+        """
+        endpoint = resolve_argo_endpoint(
+            getattr(args, "argo_server", None) or "",
+            secure=bool(getattr(args, "argo_secure", True)),
+            base_href=getattr(args, "argo_base_href", None) or "",
+        )
+        namespace = (
+            getattr(args, "argo_namespace", None)
+            or (cluster.namespace if cluster is not None else None)
+            or "default"
+        )
+        verify: bool | str = True
+        if getattr(args, "argo_insecure_skip_verify", False):
+            verify = False
+            if endpoint.secure:
+                warnings.warn(
+                    "ARGO_INSECURE_SKIP_VERIFY is true: the Argo Server's certificate is not "
+                    "verified, so the token could be sent to an impostor",
+                    stacklevel=2,
+                )
+        else:
+            verify = ca_bundle_from_environment() or True
+        if tokens is None:
+            tokens = token_source(args, cluster)
+        return cls(
+            endpoint,
+            namespace,
+            tokens,
+            timeout=float(getattr(args, "request_timeout", None) or DEFAULT_TIMEOUT),
+            verify=verify,
+            service_account=getattr(args, "argo_service_account", None),
+        )
+
+    def use_tokens(self, tokens: TokenSource) -> None:
+        """Authenticate the next requests with `tokens`."""
+        self.tokens = tokens
+        self.session.auth = TokenAuth(tokens)
+
+    @property
+    def url(self) -> str:
+        """The server's base URL, ending with `/` (as Hera's `urljoin` needs)."""
+        return self.endpoint.url
+
+    def ui_url(self, workflow_name: str) -> str:
+        """The Argo UI page of a workflow."""
+        return f"{self.url}workflows/{self.namespace}/{workflow_name}"
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def version(self) -> dict[str, Any]:
+        """`GET /api/v1/version`: proves the server answers (the token is not checked there)."""
+        return self._get("api/v1/version", setting="argo_server")
+
+    def list_workflows(self, limit: int = 1) -> dict[str, Any]:
+        """List workflows of the namespace: the request that proves the token and namespace.
+
+        In the default `client` auth mode `/version` and `/info` answer anyone, so only a
+        namespaced call tells a rejected token (401) from a forbidden namespace (403).
+        """
+        return self._get(
+            f"api/v1/workflows/{self.namespace}",
+            params={"listOptions.limit": str(limit)},
+            setting="argo_token",
+        )
+
+    def _get(
+        self, path: str, *, setting: str, params: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        url = self.url + path
+        try:
+            response = self.session.get(url, params=params)
+        except requests.RequestException as error:
+            raise translate_request_error(
+                error,
+                url=self.url,
+                what="the Argo Server",
+                setting="argo_server",
+                timeout=self.timeout,
+            ) from None
+        if response.status_code >= 400:
+            raise status_error(
+                response,
+                what="the Argo Server",
+                url=self.url,
+                setting="argo_server",
+                namespace=self.namespace,
+            )
+        body = parse_json(response, what="the Argo Server", url=self.url, setting="argo_server")
+        if not isinstance(body, dict):
+            raise AccessError(
+                f"the Argo Server at {self.url} answered {path} with unexpected JSON",
+                hint="check argo_server and argo_base_href",
+                setting=setting,
+            )
+        return body
+
+    def call(self, what: str, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call a Hera `WorkflowsService` method, translating failures into `AccessError`s."""
+        from hera.exceptions import HeraException
+
+        try:
+            return method(*args, **kwargs)
+        except requests.RequestException as error:
+            raise translate_request_error(
+                error,
+                url=self.url,
+                what="the Argo Server",
+                setting="argo_server",
+                timeout=self.timeout,
+            ) from None
+        except HeraException as error:
+            status = int(getattr(error, "status_code", 0) or 0)
+            message = str(error).split("message: ", 1)[-1].strip("`")
+            raise hera_error(
+                status, message, what=what, url=self.url, namespace=self.namespace
+            ) from None
+
+    # -- Hera ------------------------------------------------------------------------------------
+
+    def workflows_service(self) -> WorkflowsService:
+        """A Hera `WorkflowsService` for this server, sharing our bounded, verifying session."""
+        from hera.workflows import WorkflowsService
+
+        return WorkflowsService(
+            host=self.url,
+            verify_ssl=self.verify is not False,
+            token=self.tokens(),
+            namespace=self.namespace,
+            session=self.session,
+        )
+
+    def define_argo_server_part_of_environment(self) -> None:
+        """Set Hera's `global_config` so that `Workflow.create()` submits here.
+
+        The token is given as a callable, so a requested token is renewed when it expires.
+        Hera's own `WorkflowsService` does not use our session: set each workflow's
+        `workflows_service=argo.workflows_service()` to get bounded timeouts on submission.
+        """
+        from hera.shared import global_config
+
+        global_config.host = self.url
+        global_config.token = self.tokens
+        global_config.namespace = self.namespace
+        global_config.verify_ssl = self.verify is not False
+        if self.service_account:
+            global_config.service_account_name = self.service_account

@@ -1,0 +1,420 @@
+"""The Kubernetes cluster an experiment uses, through the official `kubernetes` client.
+
+`k8s_cluster(args)` loads the kubeconfig and asserts that the API answers and accepts the
+credentials; the `KubernetesCluster` it returns answers the questions the checks ask
+(namespace, RBAC, volume claim, ConfigMap, service account) and hands out service-account
+tokens. The client is imported only here, and only when a cluster is actually used.
+Every call carries `request_timeout`; failures become typed `AccessError`s with hints.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from .errors import (
+    AccessError,
+    ConfigurationError,
+    ForbiddenError,
+    NotFoundError,
+    RequestTimeoutError,
+    ServerError,
+    TLSVerificationError,
+    UnauthorizedError,
+    UnreachableError,
+)
+from .kubeconfig import KubeconfigSelection, kubeconfig_paths, select_context
+from .settings import DEFAULT_TIMEOUT
+
+T = TypeVar("T")
+WORKFLOW_GROUP = "argoproj.io"
+
+
+def k8s_cluster(args: Any) -> KubernetesCluster:
+    """Load the kubeconfig named by the settings and assert that the cluster answers."""
+    cluster = KubernetesCluster.from_settings(args)
+    cluster.verify_credentials()
+    return cluster
+
+
+class KubernetesCluster:
+    """A Kubernetes cluster reached through a kubeconfig context, in one namespace."""
+
+    def __init__(self, selection: KubeconfigSelection, namespace: str, timeout: float) -> None:
+        self.selection = selection
+        self.namespace = namespace
+        self.timeout = timeout
+        self._api_client: Any = None
+
+    @classmethod
+    def from_settings(cls, args: Any) -> KubernetesCluster:
+        """Read the kubeconfig (files, context, namespace) without touching the network."""
+        paths = kubeconfig_paths(getattr(args, "k8s_config_file", None))
+        selection = select_context(paths, getattr(args, "k8s_context", None))
+        namespace = getattr(args, "argo_namespace", None) or selection.namespace or "default"
+        timeout = float(getattr(args, "request_timeout", None) or DEFAULT_TIMEOUT)
+        return cls(selection, namespace, timeout)
+
+    @property
+    def server(self) -> str:
+        """The API server URL of the chosen context."""
+        return self.selection.server
+
+    @property
+    def api_client(self) -> Any:
+        """The official client's `ApiClient` for this context (created on first use)."""
+        if self._api_client is None:
+            self._api_client = self._new_api_client()
+        return self._api_client
+
+    def _new_api_client(self) -> Any:
+        from kubernetes import client, config
+
+        configuration = client.Configuration()
+        try:
+            config.load_kube_config(
+                config_file=self.selection.config_file,
+                context=self.selection.context,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+        except config.ConfigException as error:
+            raise ConfigurationError(
+                f"kubeconfig context {self.selection.context!r} cannot be used: "
+                f"{_first_line(str(error))}",
+                hint="download a fresh kubeconfig from your cluster",
+                setting="k8s_config_file",
+            ) from None
+        # One attempt per call: a retried refused port would multiply the wait.
+        configuration.retries = False
+        return client.ApiClient(configuration)
+
+    # -- questions the checks ask -------------------------------------------------------
+
+    def server_version(self) -> str:
+        """The API server's version (`/version`); proves the API is reachable."""
+        from kubernetes import client
+
+        info = self._call("the Kubernetes API", client.VersionApi(self.api_client).get_code)
+        return str(getattr(info, "git_version", "") or "unknown")
+
+    def verify_credentials(self) -> str:
+        """Assert the API answers and accepts our credentials; return the server version.
+
+        `/version` is public on most clusters, so we also create a SelfSubjectAccessReview,
+        which every authenticated user may do and which has no side effects.
+        """
+        version = self.server_version()
+        self.can_i("get", "namespaces", group="", namespace=self.namespace)
+        return version
+
+    def can_i(
+        self, verb: str, resource: str, *, group: str = "", namespace: str | None = None
+    ) -> tuple[bool, str]:
+        """Ask the API (SelfSubjectAccessReview) whether we may `verb` `resource`."""
+        from kubernetes import client
+
+        review = client.V1SelfSubjectAccessReview(
+            spec=client.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=client.V1ResourceAttributes(
+                    verb=verb,
+                    resource=resource,
+                    group=group,
+                    namespace=namespace or self.namespace,
+                )
+            )
+        )
+        api = client.AuthorizationV1Api(self.api_client)
+        answer = self._call("the Kubernetes API", api.create_self_subject_access_review, review)
+        status = answer.status
+        return bool(status.allowed), str(status.reason or "")
+
+    def read_namespace(self) -> Any:
+        """Read this namespace; `NotFoundError`/`ForbiddenError` when it cannot be used."""
+        from kubernetes import client
+
+        return self._call(
+            f"namespace {self.namespace!r}",
+            client.CoreV1Api(self.api_client).read_namespace,
+            self.namespace,
+            setting="argo_namespace",
+        )
+
+    def volume_claim_phase(self, name: str) -> str:
+        """The phase (Bound, Pending, Lost) of the volume claim `name` in this namespace."""
+        from kubernetes import client
+
+        claim = self._call(
+            f"volume claim {name!r}",
+            client.CoreV1Api(self.api_client).read_namespaced_persistent_volume_claim,
+            name,
+            self.namespace,
+            setting="k8s_volume_claim_name",
+        )
+        return str(getattr(claim.status, "phase", None) or "Unknown")
+
+    def assert_volume_claim(self, name: str) -> str:
+        """Assert the volume claim exists and is Bound; return its phase."""
+        phase = self.volume_claim_phase(name)
+        if phase != "Bound":
+            raise AccessError(
+                f"volume claim {name!r} in namespace {self.namespace!r} is {phase}, not Bound",
+                hint=f"kubectl describe pvc {name} -n {self.namespace} tells why; a claim whose "
+                "storage class waits for a first consumer binds when a pod uses it",
+                setting="k8s_volume_claim_name",
+            )
+        return phase
+
+    def assert_configmap(self, name: str) -> dict[str, str]:
+        """Assert the ConfigMap exists; return its data."""
+        from kubernetes import client
+
+        configmap = self._call(
+            f"ConfigMap {name!r}",
+            client.CoreV1Api(self.api_client).read_namespaced_config_map,
+            name,
+            self.namespace,
+            setting="k8s_configmap_name",
+        )
+        return dict(configmap.data or {})
+
+    def assert_service_account(self, name: str) -> Any:
+        """Assert the service account exists; return it."""
+        from kubernetes import client
+
+        return self._call(
+            f"service account {name!r}",
+            client.CoreV1Api(self.api_client).read_namespaced_service_account,
+            name,
+            self.namespace,
+            setting="argo_service_account",
+        )
+
+    # -- tokens ---------------------------------------------------------------------------
+
+    def request_service_account_token(
+        self, name: str, *, expiration_seconds: int = 3600
+    ) -> tuple[str, dt.datetime | None]:
+        """A short-lived token of service account `name` (TokenRequest API, Kubernetes 1.22+)."""
+        from kubernetes import client
+
+        body = client.AuthenticationV1TokenRequest(
+            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=expiration_seconds)
+        )
+        answer = self._call(
+            f"a token for service account {name!r}",
+            client.CoreV1Api(self.api_client).create_namespaced_service_account_token,
+            name,
+            self.namespace,
+            body,
+            setting="argo_service_account",
+        )
+        return str(answer.status.token), answer.status.expiration_timestamp
+
+    def read_legacy_service_account_token(self, name: str) -> str:
+        """The token of the service account's legacy token Secret (clusters before 1.24).
+
+        The Secret is the one the service account lists, or else one of type
+        `kubernetes.io/service-account-token` annotated with the account's name (the form
+        an administrator creates by hand on newer clusters).
+        """
+        from kubernetes import client
+
+        core = client.CoreV1Api(self.api_client)
+        account = self.assert_service_account(name)
+        names = [ref.name for ref in (account.secrets or []) if getattr(ref, "name", None)]
+        if not names:
+            listed = self._call(
+                "service-account token Secrets",
+                core.list_namespaced_secret,
+                self.namespace,
+                field_selector="type=kubernetes.io/service-account-token",
+                setting="argo_service_account",
+            )
+            names = [
+                s.metadata.name
+                for s in listed.items or []
+                if (s.metadata.annotations or {}).get("kubernetes.io/service-account.name") == name
+            ]
+        for secret_name in names:
+            secret = self._call(
+                f"Secret {secret_name!r}",
+                core.read_namespaced_secret,
+                secret_name,
+                self.namespace,
+                setting="argo_service_account",
+            )
+            if secret.type == "kubernetes.io/service-account-token" and (secret.data or {}).get(
+                "token"
+            ):
+                return base64.b64decode(secret.data["token"]).decode()
+        raise NotFoundError(
+            f"service account {name!r} in namespace {self.namespace!r} has no token Secret",
+            hint="since Kubernetes 1.24 such Secrets are not created automatically: use "
+            "argo_auth_mode=token-request, or ask your admin to create one",
+            setting="argo_service_account",
+        )
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _call(
+        self,
+        what: str,
+        method: Callable[..., T],
+        *args: Any,
+        setting: str = "k8s_config_file",
+        **kwargs: Any,
+    ) -> T:
+        """Call the client with our timeout, translating failures into `AccessError`s."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return method(*args, _request_timeout=(self.timeout, self.timeout), **kwargs)
+        except ApiException as error:
+            raise self._api_error(what, error, setting) from None
+        except ConfigurationError:
+            raise
+        except Exception as error:  # urllib3 / ssl / socket failures come in many types
+            raise self._transport_error(error) from None
+
+    def _api_error(self, what: str, error: Any, setting: str) -> AccessError:
+        status = int(error.status or 0)
+        message = _status_message(error)
+        ns = self.namespace
+        if status == 401:
+            return UnauthorizedError(
+                f"the Kubernetes API rejected the credentials of context "
+                f"{self.selection.context!r} (401)",
+                hint="your kubeconfig's token or certificate has expired: download a fresh "
+                "kubeconfig from your cluster's UI",
+                setting="k8s_config_file",
+                status=401,
+                url=self.server,
+            )
+        if status == 403:
+            return ForbiddenError(
+                f"not allowed to read {what} in namespace {ns!r} (403: {message})",
+                hint=f"ask your cluster admin for a role in namespace {ns!r}, or set "
+                "ARGO_NAMESPACE to a namespace you were granted",
+                setting="argo_namespace",
+                status=403,
+                url=self.server,
+            )
+        if status == 404:
+            return NotFoundError(
+                f"{what} does not exist in namespace {ns!r}",
+                hint=_missing_hint(setting, ns),
+                setting=setting,
+                status=404,
+                url=self.server,
+            )
+        return ServerError(
+            f"the Kubernetes API failed on {what} (HTTP {status}: {message})",
+            hint="retry later, or ask your cluster admin",
+            setting=setting,
+            status=status,
+            url=self.server,
+        )
+
+    def _transport_error(self, error: BaseException) -> AccessError:
+        chain = _exception_chain(error)
+        names = {type(e).__name__ for e in chain}
+        text = " ".join(str(e) for e in chain).lower()
+        url, setting = self.server, "k8s_config_file"
+        if names & {"SSLError", "SSLCertVerificationError"} or "certificate" in text:
+            return TLSVerificationError(
+                f"the TLS certificate of the Kubernetes API at {url} could not be verified",
+                hint="the kubeconfig's certificate-authority-data does not match this server: "
+                "download the kubeconfig again",
+                setting=setting,
+                url=url,
+            )
+        if (
+            names & {"ReadTimeoutError", "ConnectTimeoutError", "TimeoutError", "timeout"}
+            or "timed out" in text
+        ):
+            return RequestTimeoutError(
+                f"the Kubernetes API at {url} did not answer within {self.timeout:g} s",
+                hint="check your network/VPN; raise HERA_UTILS_TIMEOUT if the API is just slow",
+                setting=setting,
+                url=url,
+            )
+        if (
+            "NameResolutionError" in names
+            or "name or service not known" in text
+            or "name resolution" in text
+        ):
+            return UnreachableError(
+                f"the host of the Kubernetes API ({url}) is unknown (DNS)",
+                hint="check your VPN, or the server in your kubeconfig",
+                setting=setting,
+                url=url,
+            )
+        if "refused" in text:
+            return UnreachableError(
+                f"the Kubernetes API at {url} refused the connection",
+                hint="check the server address in your kubeconfig and that the cluster is up",
+                setting=setting,
+                url=url,
+            )
+        return UnreachableError(
+            f"the Kubernetes API at {url} could not be reached ({type(error).__name__})",
+            hint="check your network and the server in your kubeconfig",
+            setting=setting,
+            url=url,
+        )
+
+
+def _missing_hint(setting: str, namespace: str) -> str:
+    if setting == "k8s_volume_claim_name":
+        return (
+            f"create it (kubectl get pvc -n {namespace} lists the existing ones) or set "
+            "KUBEVOLUMECLAIMNAME / k8s_volume_claim_name to an existing claim"
+        )
+    if setting == "k8s_configmap_name":
+        return (
+            f"create it (kubectl get configmap -n {namespace}) or set KUBECONFIGMAPNAME / "
+            "k8s_configmap_name to an existing one"
+        )
+    if setting == "argo_service_account":
+        return (
+            f"set ARGO_SERVICE_ACCOUNT to an existing account (kubectl get sa -n {namespace})"
+            " or ask your admin to create it"
+        )
+    if setting == "argo_namespace":
+        return "set ARGO_NAMESPACE to an existing namespace you were granted"
+    return "check the name"
+
+
+def _status_message(error: Any) -> str:
+    import json
+
+    try:
+        return str(json.loads(error.body or "{}").get("message") or error.reason)
+    except (ValueError, AttributeError):
+        return str(error.reason or "")
+
+
+def _exception_chain(error: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    stack: list[BaseException] = [error]
+    while stack and len(chain) < 20:
+        current = stack.pop()
+        if any(current is seen for seen in chain):
+            continue
+        chain.append(current)
+        for nested in (
+            current.__cause__,
+            current.__context__,
+            getattr(current, "reason", None),
+            *[a for a in getattr(current, "args", ()) if isinstance(a, BaseException)],
+        ):
+            if isinstance(nested, BaseException):
+                stack.append(nested)
+    return chain
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text

@@ -1,0 +1,249 @@
+"""HTTP to the Argo Server: a bounded, verifying session and the translation of failures.
+
+Hera's `WorkflowsService` sends no timeout and passes `verify=` on every request, so a
+plain `requests.Session` could wait forever and ignores `SSL_CERT_FILE`. `BoundedSession`
+fixes both for every request made through it, and `TokenAuth` sets a fresh
+`Authorization` header on each request so that a short-lived token is renewed in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from requests.auth import AuthBase
+
+from .errors import (
+    AccessError,
+    ForbiddenError,
+    NotFoundError,
+    RequestTimeoutError,
+    ServerError,
+    TLSVerificationError,
+    UnauthorizedError,
+    UnreachableError,
+)
+
+
+def ca_bundle_from_environment() -> str | None:
+    """The CA bundle named by REQUESTS_CA_BUNDLE, SSL_CERT_FILE or CURL_CA_BUNDLE, if any."""
+    for variable in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"):
+        if os.environ.get(variable):
+            return os.environ[variable]
+    return None
+
+
+class TokenAuth(AuthBase):
+    """Sets `Authorization` from a token source at each request (None: no header)."""
+
+    def __init__(self, token_source: Callable[[], str | None]) -> None:
+        self.token_source = token_source
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        token = self.token_source()
+        if token:
+            request.headers["Authorization"] = token
+        else:
+            request.headers.pop("Authorization", None)
+        return request
+
+
+class BoundedSession(requests.Session):
+    """A session whose every request has a timeout and the configured TLS verification."""
+
+    def __init__(self, timeout: float, verify: bool | str = True) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.verify = verify
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """`requests.Session.request` with our timeout and verification as defaults."""
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        # Hera passes verify=True/False from global_config: True means "verify", which we
+        # sharpen to our CA bundle; False (the user's explicit choice) is kept.
+        if kwargs.get("verify", True) is True:
+            kwargs["verify"] = self.verify
+        return super().request(method, url, *args, **kwargs)
+
+
+def translate_request_error(
+    error: requests.RequestException, *, url: str, what: str, setting: str, timeout: float
+) -> AccessError:
+    """Turn a `requests` failure into an `AccessError` whose hint says what to check."""
+    text = str(error)
+    if isinstance(error, requests.exceptions.SSLError) or _is_tls(error):
+        if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text.lower():
+            return TLSVerificationError(
+                f"{what} at {url} does not speak TLS",
+                hint=f"use http:// (or set ARGO_SECURE=false) if {what} serves plain HTTP",
+                setting=setting,
+                url=url,
+            )
+        return TLSVerificationError(
+            f"TLS certificate of {what} at {url} could not be verified",
+            hint="point REQUESTS_CA_BUNDLE (or SSL_CERT_FILE) at the CA that signed it; "
+            "ARGO_INSECURE_SKIP_VERIFY=true skips the check (unsafe)",
+            setting=setting,
+            url=url,
+        )
+    if isinstance(error, requests.Timeout):
+        return RequestTimeoutError(
+            f"{what} at {url} did not answer within {timeout:g} s",
+            hint="check that the address is right and the server is up; raise "
+            "HERA_UTILS_TIMEOUT if it is just slow",
+            setting=setting,
+            url=url,
+        )
+    if isinstance(error, requests.ConnectionError):
+        lowered = text.lower()
+        if any(
+            s in lowered
+            for s in (
+                "name or service not known",
+                "nodename nor servname",
+                "name resolution",
+                "getaddrinfo failed",
+                "no address associated",
+                "temporary failure in name",
+            )
+        ):
+            return UnreachableError(
+                f"the host of {what} ({url}) is unknown (DNS lookup failed)",
+                hint=f"check the spelling of {setting}, or your VPN/network",
+                setting=setting,
+                url=url,
+            )
+        if "refused" in lowered:
+            return UnreachableError(
+                f"{what} at {url} refused the connection",
+                hint=f"check the port in {setting} and that the server (or port-forward) runs",
+                setting=setting,
+                url=url,
+            )
+        return UnreachableError(
+            f"{what} at {url} closed the connection without answering",
+            hint=f"check {setting}: a proxy, an ingress or a wrong port may be in the way",
+            setting=setting,
+            url=url,
+        )
+    return UnreachableError(
+        f"request to {what} at {url} failed: {type(error).__name__}",
+        hint=f"check {setting}",
+        setting=setting,
+        url=url,
+    )
+
+
+def _is_tls(error: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return True
+        for arg in getattr(current, "args", ()):
+            if isinstance(arg, ssl.SSLError) or (isinstance(arg, BaseException) and _is_tls(arg)):
+                return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def error_message_of(response: requests.Response) -> str:
+    """The `message` of a grpc-gateway / Kubernetes Status body, or a short text excerpt."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = " ".join(response.text.split())
+        return text[:200] if text else response.reason or ""
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("error") or "")[:500]
+    return ""
+
+
+def parse_json(response: requests.Response, *, what: str, url: str, setting: str) -> Any:
+    """The JSON body of a successful response, or a `ServerError` saying it was not JSON."""
+    try:
+        return response.json()
+    except (ValueError, json.JSONDecodeError):
+        return _raise(
+            ServerError(
+                f"{what} at {url} answered with something that is not JSON "
+                f"(HTTP {response.status_code}, {response.headers.get('content-type', 'no type')})",
+                hint=f"{setting} may point at another service (a login page, a proxy); check the "
+                "address and argo_base_href",
+                setting=setting,
+                status=response.status_code,
+                url=url,
+            )
+        )
+
+
+def _raise(error: Exception) -> Any:
+    raise error
+
+
+def status_error(
+    response: requests.Response, *, what: str, url: str, setting: str, namespace: str = ""
+) -> AccessError:
+    """Turn a non-2xx answer of the Argo Server into the matching `AccessError`."""
+    return hera_error(
+        response.status_code,
+        error_message_of(response),
+        what=what,
+        url=url,
+        setting=setting,
+        namespace=namespace,
+        reason=response.reason or "",
+    )
+
+
+def hera_error(
+    status: int,
+    message: str,
+    *,
+    what: str,
+    url: str,
+    setting: str = "argo_server",
+    namespace: str = "",
+    reason: str = "",
+) -> AccessError:
+    """The `AccessError` for an HTTP status and message from the Argo Server."""
+    if status == 401:
+        return UnauthorizedError(
+            f"{what} rejected the token (401: {message or 'unauthorized'})",
+            hint="renew ARGO_TOKEN from the Argo UI's User page, or set argo_service_account "
+            "to let hera_utils request one from Kubernetes",
+            setting="argo_token",
+            status=status,
+            url=url,
+        )
+    if status == 403:
+        return ForbiddenError(
+            f"{what} refused access to namespace {namespace!r} (403: {message or 'forbidden'})",
+            hint="set ARGO_NAMESPACE to a namespace you were granted (ask your cluster admin), "
+            "or use a token of an account allowed there",
+            setting="argo_namespace",
+            status=status,
+            url=url,
+        )
+    if status == 404:
+        return NotFoundError(
+            f"{what} at {url} answered 404 ({message or 'not found'})",
+            hint="if the server sits behind an ingress, set ARGO_BASE_HREF to its path prefix; "
+            f"otherwise check {setting}",
+            setting=setting,
+            status=status,
+            url=url,
+        )
+    return ServerError(
+        f"{what} at {url} failed with HTTP {status} ({message or reason})",
+        hint="the server is reachable but failing; retry later or ask its administrator",
+        setting=setting,
+        status=status,
+        url=url,
+    )

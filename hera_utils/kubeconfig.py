@@ -1,0 +1,142 @@
+"""Find and read kubeconfig files: which files, which context, which namespace.
+
+The official client does the real loading (credentials, exec plugins, certificates); we
+read the files first only to give precise errors (missing file, broken YAML, unknown
+context) and to learn the context's namespace, which the Argo CLI falls back to.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigurationError
+
+DEFAULT_KUBECONFIG = "~/.kube/config"
+
+
+@dataclass(frozen=True)
+class KubeconfigSelection:
+    """The kubeconfig files in use, the chosen context and its namespace (if any)."""
+
+    paths: tuple[Path, ...]
+    context: str
+    namespace: str | None
+    server: str
+
+    @property
+    def config_file(self) -> str:
+        """The files joined as KUBECONFIG lists them (what the official client accepts)."""
+        return os.pathsep.join(str(p) for p in self.paths)
+
+
+def kubeconfig_paths(setting: str | None) -> tuple[Path, ...]:
+    """The kubeconfig files named by `k8s_config_file`/`KUBECONFIG`, or the default one."""
+    if not setting:
+        default = Path(DEFAULT_KUBECONFIG).expanduser()
+        if not default.is_file():
+            raise ConfigurationError(
+                "no kubeconfig: KUBECONFIG is not set and ~/.kube/config does not exist",
+                hint="export KUBECONFIG=/absolute/path/to/your-cluster.yaml (download it from "
+                "your cluster's UI, e.g. Rancher)",
+                setting="k8s_config_file",
+            )
+        return (default,)
+    paths = tuple(Path(p).expanduser() for p in setting.split(os.pathsep) if p.strip())
+    for path in paths:
+        if not path.is_file():
+            raise ConfigurationError(
+                f"kubeconfig file {path} does not exist",
+                hint="fix KUBECONFIG (or k8s_config_file); use an absolute path",
+                setting="k8s_config_file",
+            )
+    if not paths:
+        raise ConfigurationError(
+            f"KUBECONFIG {setting!r} names no file",
+            hint="set it to a file path",
+            setting="k8s_config_file",
+        )
+    return paths
+
+
+def select_context(paths: tuple[Path, ...], context: str | None) -> KubeconfigSelection:
+    """Merge the files as kubectl does (the first to define a name wins) and pick a context."""
+    contexts: dict[str, dict[str, Any]] = {}
+    clusters: dict[str, dict[str, Any]] = {}
+    current: str | None = None
+    for path in paths:
+        document = _load(path)
+        current = current or document.get("current-context") or None
+        for entry in document.get("contexts") or []:
+            if isinstance(entry, dict) and entry.get("name"):
+                contexts.setdefault(str(entry["name"]), entry.get("context") or {})
+        for entry in document.get("clusters") or []:
+            if isinstance(entry, dict) and entry.get("name"):
+                clusters.setdefault(str(entry["name"]), entry.get("cluster") or {})
+    chosen = context or current
+    where = ", ".join(str(p) for p in paths)
+    if not chosen:
+        raise ConfigurationError(
+            f"kubeconfig ({where}) has no current-context and no context was chosen",
+            hint=f"set HERA_UTILS_K8S_CONTEXT (or k8s_context) to one of: {_names(contexts)}",
+            setting="k8s_context",
+        )
+    if chosen not in contexts:
+        raise ConfigurationError(
+            f"context {chosen!r} is not in the kubeconfig ({where})",
+            hint=f"choose one of: {_names(contexts)} (HERA_UTILS_K8S_CONTEXT or k8s_context)",
+            setting="k8s_context",
+        )
+    entry = contexts[chosen]
+    cluster = clusters.get(str(entry.get("cluster", "")), {})
+    if not cluster.get("server"):
+        raise ConfigurationError(
+            f"context {chosen!r} refers to cluster {entry.get('cluster')!r}, which has no server "
+            f"in the kubeconfig ({where})",
+            hint="download a complete kubeconfig from your cluster",
+            setting="k8s_config_file",
+        )
+    return KubeconfigSelection(
+        paths=paths,
+        context=chosen,
+        namespace=entry.get("namespace") or None,
+        server=str(cluster["server"]),
+    )
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigurationError(
+            f"kubeconfig {path} is not valid YAML{where}",
+            hint="download it again from your cluster; do not edit it by hand",
+            setting="k8s_config_file",
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigurationError(
+            f"kubeconfig {path} cannot be read: {error.__class__.__name__}",
+            hint="check the file's permissions",
+            setting="k8s_config_file",
+        ) from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict) or (
+        document and "contexts" not in document and "clusters" not in document
+    ):
+        raise ConfigurationError(
+            f"kubeconfig {path} is not a kubeconfig (no clusters or contexts)",
+            hint="KUBECONFIG must name a kubeconfig file, not another YAML file",
+            setting="k8s_config_file",
+        )
+    return document
+
+
+def _names(contexts: dict[str, Any]) -> str:
+    return ", ".join(sorted(contexts)) or "(none defined)"

@@ -29,9 +29,10 @@ def parse_config_text(text: str, source: str = "<config>") -> OrderedDict[str, s
             continue
         match = _LINE.match(line)
         if match is None:
-            shown = line if "token" not in line.lower() else line.split("=", 1)[0] + "=<redacted>"
+            # Only the start of the line is shown: the rest may be a secret.
+            shown = re.split(r"[\s=:]", line, maxsplit=1)[0][:40]
             raise ConfigurationError(
-                f"{source}:{number}: cannot read {shown!r}",
+                f"{source}:{number}: cannot read the line starting with {shown!r}",
                 hint="write settings as key='value' lines, e.g. argo_namespace='my-namespace'",
                 setting="config",
             )

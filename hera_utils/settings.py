@@ -179,7 +179,8 @@ class SettingsParser(configargparse.ArgParser):
         self, args: Sequence[str] | None = None, namespace: Any = None, **kwargs: Any
     ) -> tuple[Any, list[str]]:
         argv = list(sys.argv[1:] if args is None else args)
-        environ = dict(kwargs.pop("env_vars", os.environ))
+        # An empty variable counts as unset, as in the Argo CLI.
+        environ = {k: v for k, v in kwargs.pop("env_vars", os.environ).items() if v != ""}
         self._argv, self._environ = argv, environ
         explicit = _explicit_config(argv)
         if explicit is not None and not Path(explicit).expanduser().is_file():

@@ -9,8 +9,10 @@ hera_utils' `num_exp_environment` base class; an experiment's `environment.py` b
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
+import os
 import posixpath
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,7 +20,8 @@ from typing import Any, Protocol
 from hera.workflows import models as m
 
 from hera_utils.errors import ConfigurationError
-from hera_utils.layout import Layout, is_dns1123_label
+from hera_utils.layout import Layout
+from hera_utils.validation import dns1123_label, dns1123_subdomain
 
 VOLUME_NAME = "experiment-data"  # the name of the volume inside the workflow spec
 
@@ -56,18 +59,17 @@ class ExperimentEnvironment:
     python_image: str = "python:3.11"
 
     def __post_init__(self) -> None:
-        for field, value in (
-            ("namespace", self.namespace),
-            ("volume_claim", self.volume_claim),
-            ("configmap", self.configmap),
+        for field, check, value in (
+            ("namespace", dns1123_label, self.namespace),
+            ("service_account", dns1123_subdomain, self.service_account),
+            ("volume_claim", dns1123_subdomain, self.volume_claim),
+            ("configmap", dns1123_subdomain, self.configmap),
         ):
             # Kubernetes would refuse these names only at submission time, far from the cause.
-            if value and not is_dns1123_label(value):
-                raise ConfigurationError(
-                    f"{field} {value!r} is not a valid Kubernetes name",
-                    hint="use lowercase letters, digits and '-', at most 63 characters",
-                    setting=field,
-                )
+            try:
+                check(value)
+            except argparse.ArgumentTypeError as error:
+                raise ConfigurationError(f"{field}: {error}", setting=field) from None
         if self.volume_claim and not posixpath.isabs(self.mount_path):
             raise ConfigurationError(
                 f"the volume claim {self.volume_claim!r} needs an absolute mount path, "
@@ -82,9 +84,13 @@ class ExperimentEnvironment:
             return None
         return PersistedVolume(self.volume_claim, self.mount_path)
 
-    def with_mount_path(self, mount_path: str) -> ExperimentEnvironment:
-        """The same environment with the volume seen at another path (e.g. a local directory)."""
-        return dataclasses.replace(self, mount_path=mount_path)
+    def for_local_run(self, volume_dir: str | os.PathLike[str]) -> ExperimentEnvironment:
+        """The environment of a run on this machine.
+
+        The tasks see the volume as the local directory `volume_dir` (absolute), and no
+        ConfigMap is read: the cluster's (an HTTP proxy...) is out of reach and of no use here.
+        """
+        return dataclasses.replace(self, mount_path=os.path.abspath(volume_dir), configmap="")
 
     def assert_on(self, cluster: ClusterChecks) -> None:
         """Check that the volume claim and ConfigMap this environment names exist on `cluster`.

@@ -78,9 +78,15 @@ def test_a_claim_needs_an_absolute_mount_path() -> None:
 
 def test_paths_on_the_volume_follow_the_mount_path() -> None:
     assert FULL.on_volume("exp/compute") == "/data/exp/compute"
-    local = FULL.with_mount_path("/tmp/local-volume")
-    assert local.on_volume("exp/compute") == "/tmp/local-volume/exp/compute"
+
+
+
+def test_a_local_run_sees_the_volume_in_a_local_directory(tmp_path) -> None:
+    local = FULL.for_local_run(tmp_path / "volume")
+    assert local.on_volume("exp/compute") == f"{tmp_path}/volume/exp/compute"
     assert local.volume_claim == "data"
+    assert local.configmap == ""
+    assert local.env_from() is None
 
 
 def test_writing_to_a_volume_needs_a_claim() -> None:

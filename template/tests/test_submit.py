@@ -14,18 +14,19 @@ FAST = ["--poll-interval", "0.05", "--wait-timeout", "60"]
 def test_submit_wait_follows_the_workflow_to_success(
     emulated_env, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main.main(["submit", "--wait", "--runs-dir", str(tmp_path), *FAST])
+    runs = tmp_path / "runs"
+    code = main.main(["submit", "--wait", "--runs-dir", str(runs), *FAST])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "Succeeded" in out
-    (run_dir,) = tmp_path.iterdir()
+    (run_dir,) = runs.iterdir()
     assert (run_dir / "provenance.json").is_file()
     assert (run_dir / "workflow.yaml").is_file()
 
 
 def test_a_failed_workflow_exits_with_1(emulated_env, tmp_path: Path) -> None:
     emulated_env.argo.outcome = "Failed"
-    assert main.main(["submit", "--wait", "--runs-dir", str(tmp_path), *FAST]) == 1
+    assert main.main(["submit", "--wait", "--runs-dir", str(tmp_path / "runs"), *FAST]) == 1
 
 
 def test_check_reports_a_missing_volume_claim_with_exit_code_3(

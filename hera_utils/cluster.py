@@ -273,6 +273,9 @@ class KubernetesCluster:
         try:
             return method(*args, _request_timeout=(self.timeout, self.timeout), **kwargs)
         except ApiException as error:
+            if not error.status:
+                # The client reports transport failures (TLS, refused...) as status 0.
+                raise self._transport_error(error) from None
             raise self._api_error(what, error, setting) from None
         except ConfigurationError:
             raise

@@ -1,0 +1,166 @@
+"""`hera-utils doctor`: every check passing, and each failing with its hint."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from hera_utils.checks import CHECK_NAMES, run_checks
+from hera_utils.cli import main
+
+
+def doctor(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["doctor", *argv], stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def doctor_json(*argv: str) -> tuple[int, dict]:
+    code, out, _ = doctor("--json", *argv)
+    return code, json.loads(out)
+
+
+def checks_of(report: dict) -> dict[str, dict]:
+    return {check["name"]: check for check in report["checks"]}
+
+
+def test_every_check_passes_on_a_healthy_cluster(emulated_env):
+    code, report = doctor_json()
+    assert code == 0
+    assert report["ok"] is True
+    assert [c["name"] for c in report["checks"]] == list(CHECK_NAMES)
+    assert all(c["ok"] is True for c in report["checks"]), report
+    assert set(report["checks"][0]) == {"name", "ok", "detail", "hint"}
+
+
+def test_the_table_marks_each_check(emulated_env):
+    code, out, _ = doctor()
+    assert code == 0
+    assert out.count("✓") == len(CHECK_NAMES)
+    assert "11 passed, 0 failed, 0 not applicable" in out
+
+
+def test_checks_that_do_not_apply_are_null(emulated_env, monkeypatch):
+    for name in ("KUBECONFIG", "KUBEVOLUMECLAIMNAME", "KUBECONFIGMAPNAME", "ARGO_SERVICE_ACCOUNT"):
+        monkeypatch.delenv(name)
+    code, report = doctor_json()
+    checks = checks_of(report)
+    assert code == 0
+    for name in ("kubeconfig", "cluster", "namespace", "permissions", "volume_claim",
+                 "configmap", "service_account"):
+        assert checks[name]["ok"] is None, name
+    assert checks["argo_auth"]["ok"] is True
+
+
+def _grant_everything(emulated_env, monkeypatch):
+    """A user token valid in every namespace, in the kubeconfig and ARGO_TOKEN."""
+    emulated_env.tokens.add("tok-admin", user="admin", namespaces={"*"})
+    folder = Path(emulated_env.kubeconfig_path).parent
+    path = emulated_env.k8s.write_kubeconfig(folder / "admin.yaml",
+                                             token="tok-admin")
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    monkeypatch.setenv("ARGO_TOKEN", "Bearer tok-admin")
+
+
+FAILURES = [
+    # (check, how to break it, exit code, words of the detail, words of the hint)
+    ("config", lambda c, m: m.setenv("ARGO_SERVER", "https//typo.example.org"), 2,
+     "misspelt", "host:port"),
+    ("kubeconfig", lambda c, m: m.setenv("KUBECONFIG", "/nonexistent/kubeconfig"), 2,
+     "does not exist", "KUBECONFIG"),
+    ("cluster", lambda c, m: c.k8s.stop(), 3, "refused", "kubeconfig"),
+    ("volume_claim", lambda c, m: m.setenv("KUBEVOLUMECLAIMNAME", "no-such-claim"), 3,
+     "does not exist", "KUBEVOLUMECLAIMNAME"),
+    ("configmap", lambda c, m: m.setenv("KUBECONFIGMAPNAME", "no-such-map"), 3,
+     "does not exist", "KUBECONFIGMAPNAME"),
+    ("service_account", lambda c, m: m.setenv("ARGO_SERVICE_ACCOUNT", "no-such-sa"), 3,
+     "does not exist", "ARGO_SERVICE_ACCOUNT"),
+    ("argo_server", lambda c, m: c.argo.stop(), 3, "refused", "argo_server"),
+    ("argo_auth", lambda c, m: m.setenv("ARGO_TOKEN", "Bearer forged-token"), 3,
+     "rejected the token", "ARGO_TOKEN"),
+]
+
+
+@pytest.mark.parametrize(("name", "breaker", "code", "detail", "hint"), FAILURES,
+                         ids=[f[0] for f in FAILURES])
+def test_each_check_fails_with_its_hint(emulated_env, monkeypatch, name, breaker, code, detail,
+                                        hint):
+    breaker(emulated_env, monkeypatch)
+    exit_code, report = doctor_json()
+    check = checks_of(report)[name]
+    assert report["ok"] is False
+    assert exit_code == code
+    assert check["ok"] is False
+    assert detail in check["detail"]
+    assert hint in check["hint"]
+
+
+def test_a_missing_namespace(emulated_env, monkeypatch):
+    _grant_everything(emulated_env, monkeypatch)
+    monkeypatch.setenv("ARGO_NAMESPACE", "ghost")
+    code, report = doctor_json()
+    check = checks_of(report)["namespace"]
+    assert code == 3
+    assert check["ok"] is False
+    assert "does not exist" in check["detail"]
+    assert "ARGO_NAMESPACE" in check["hint"]
+
+
+def test_missing_workflow_permissions(emulated_env, monkeypatch):
+    emulated_env.k8s.allowed_verbs = lambda user, namespace, verb, resource, group: not (
+        resource == "workflows" and verb == "create")
+    code, report = doctor_json()
+    check = checks_of(report)["permissions"]
+    assert code == 3
+    assert check["ok"] is False
+    assert "workflows.argoproj.io" in check["detail"]
+    assert "Role" in check["hint"]
+
+
+def test_a_namespace_the_argo_token_may_not_use(emulated_env, monkeypatch):
+    emulated_env.tokens.add("tok-other", user="carol", namespaces={"elsewhere"})
+    monkeypatch.setenv("ARGO_TOKEN", "Bearer tok-other")
+    code, report = doctor_json()
+    checks = checks_of(report)
+    assert code == 3
+    assert checks["argo_auth"]["ok"] is True
+    assert checks["argo_namespace"]["ok"] is False
+    assert "ARGO_NAMESPACE" in checks["argo_namespace"]["hint"]
+
+
+def test_the_token_is_requested_from_the_cluster_when_none_is_set(emulated_env, monkeypatch):
+    monkeypatch.delenv("ARGO_TOKEN")
+    code, report = doctor_json()
+    assert code == 0, report
+    assert "TokenRequest" in checks_of(report)["argo_auth"]["detail"]
+
+
+def test_a_hanging_argo_server_fails_within_the_timeout(emulated_env, monkeypatch):
+    monkeypatch.setenv("HERA_UTILS_TIMEOUT", "1.5")
+    emulated_env.argo.faults.set("hang")
+    start = time.monotonic()
+    code, report = doctor_json()
+    elapsed = time.monotonic() - start
+    assert code == 3
+    assert checks_of(report)["argo_server"]["ok"] is False
+    assert "did not answer within 1.5 s" in checks_of(report)["argo_server"]["detail"]
+    assert elapsed < 1.5 + 2
+
+
+def test_a_hanging_kubernetes_api_fails_within_the_timeout(emulated_env, monkeypatch):
+    monkeypatch.setenv("HERA_UTILS_TIMEOUT", "1.5")
+    emulated_env.k8s.faults.set("hang")
+    start = time.monotonic()
+    code, _ = doctor_json()
+    assert code == 3
+    assert time.monotonic() - start < 1.5 + 2
+
+
+def test_run_checks_is_usable_from_python(emulated_env):
+    report = run_checks(argv=[])
+    assert report.ok and report.exit_code == 0
+    assert report.check("volume_claim").detail == "volume claim 'data' is Bound"

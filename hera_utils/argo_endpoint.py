@@ -136,6 +136,8 @@ def _normalise_path(path: str) -> str:
 
 
 def _bad(value: str, why: str) -> ConfigurationError:
+    # Never echo credentials someone put in the address.
+    value = re.sub(r"(?<=://)[^/@]*@|^[^/@]*@", "<redacted>@", value)
     return ConfigurationError(
         f"argo_server {value!r} is not a valid address: {why}", hint=_HINT, setting="argo_server"
     )

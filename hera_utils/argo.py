@@ -207,15 +207,24 @@ class ArgoServer:
     def define_argo_server_part_of_environment(self) -> None:
         """Set Hera's `global_config` so that `Workflow.create()` submits here.
 
-        The token is given as a callable, so a requested token is renewed when it expires.
-        Hera's own `WorkflowsService` does not use our session: set each workflow's
-        `workflows_service=argo.workflows_service()` to get bounded timeouts on submission.
+        The token is given as a callable, so a requested token is renewed when it expires,
+        and workflows (and templates) built afterwards default to a `WorkflowsService`
+        sharing our bounded, verifying session: Hera's own would wait forever.
         """
         from hera.shared import global_config
+        from hera.workflows import (
+            ClusterWorkflowTemplate,
+            CronWorkflow,
+            Workflow,
+            WorkflowTemplate,
+        )
 
         global_config.host = self.url
         global_config.token = self.tokens
         global_config.namespace = self.namespace
-        global_config.verify_ssl = self.verify is not False
+        # Hera hands this to requests' `verify=`, which accepts a CA bundle path too.
+        global_config.verify_ssl = self.verify  # type: ignore[assignment]
         if self.service_account:
             global_config.service_account_name = self.service_account
+        for kind in (Workflow, WorkflowTemplate, ClusterWorkflowTemplate, CronWorkflow):
+            global_config.set_class_defaults(kind, workflows_service=self.workflows_service())

@@ -62,8 +62,21 @@ def test_the_original_sequence_of_calls_works_as_written(emulated_env, monkeypat
 def test_hera_global_config_alone_submits_to_the_server(emulated_env, args):
     argo = hera_utils.argo_server(None, args)
     argo.define_argo_server_part_of_environment()
-    created = _simple_workflow().create()
+    workflow = _simple_workflow()
+    assert workflow.workflows_service.session is argo.session  # bounded and verifying
+    created = workflow.create()
     assert created.metadata.namespace == emulated_env.namespace
+
+
+def test_hera_global_config_verifies_with_ssl_cert_file_too(emulated_env, monkeypatch):
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.setenv("SSL_CERT_FILE", emulated_env.ca.ca_bundle_path)
+    argo = hera_utils.argo_server(None, hera_utils.parse_arguments([]))
+    argo.define_argo_server_part_of_environment()
+    from hera.workflows import WorkflowsService
+
+    plain_hera_service = WorkflowsService()  # Hera's own session, no timeout of ours
+    assert plain_hera_service.list_workflows(namespace=emulated_env.namespace) is not None
 
 
 @pytest.mark.parametrize("form", ["Bearer {t}", "{t}"])

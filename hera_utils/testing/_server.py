@@ -153,8 +153,9 @@ class Response:
 class Emulator:
     """Base of the emulators: lifecycle, TLS, faults, request log, authentication.
 
-    Subclasses implement `_dispatch` (route and answer a request) and
-    `_internal_error` (a 500 in the API's own error shape), and may override
+    Subclasses implement `_dispatch` (route and answer a request), `_internal_error`
+    (a 500 in the API's own error shape) and `_missing_endpoint` (its 404 for an unknown
+    path), and may override
     `_api_path` (e.g. to strip a base href).
     """
 
@@ -247,6 +248,10 @@ class Emulator:
     def _internal_error(self, message: str) -> Response:
         raise NotImplementedError
 
+    def _missing_endpoint(self) -> Response:
+        """The 404 for a path the server does not serve at all."""
+        raise NotImplementedError
+
     def _identify(self, request: Request) -> Identity | None:
         """The identity behind the request's bearer token, or None."""
         return self.tokens.lookup(request.bearer_token())
@@ -289,6 +294,8 @@ class Emulator:
             return _NO_ANSWER if self._stopping.wait(fault.delay) else None
         if fault.kind == fault_kinds.ERROR500:
             return self._internal_error("injected fault: internal error")
+        if fault.kind == fault_kinds.NOT_FOUND:
+            return self._missing_endpoint()
         return Response(200, MALFORMED_BODY, "application/json")
 
     def _answer(self, request: Request) -> Response:
@@ -308,6 +315,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"  # keep-alive, as the real servers and clients use
     timeout = IDLE_CONNECTION_TIMEOUT_S
+    # Buffered: headers and body leave in one segment, flushed after each request, so that
+    # Nagle's algorithm and delayed ACKs do not add 40 ms to every answer.
+    wbufsize = -1
     server: _Server
 
     def _serve(self) -> None:
@@ -381,23 +391,24 @@ class _Server(ThreadingHTTPServer):
                 self._connection_threads.discard(threading.current_thread())
 
     def finish_request(self, request: Any, client_address: Any) -> None:
-        # Tracked from the start, so that stop() also interrupts a pending TLS handshake.
-        with self._track_lock:
-            self._connections.add(request)
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection = request
+        if self.tls_context is not None:
+            connection = self.tls_context.wrap_socket(
+                request, server_side=True, do_handshake_on_connect=False
+            )
+        # Tracked before the TLS handshake, so that stop() interrupts a client stuck in it.
+        with self._track_lock:
+            self._connections.add(connection)
         try:
-            if self.tls_context is not None:
-                request.settimeout(HANDSHAKE_TIMEOUT_S)
-                connection = self.tls_context.wrap_socket(request, server_side=True)
-                with self._track_lock:
-                    self._connections.discard(request)
-                    self._connections.add(connection)
             if self.emulator._stopping.is_set():
                 return
+            if isinstance(connection, ssl.SSLSocket):
+                connection.settimeout(HANDSHAKE_TIMEOUT_S)
+                connection.do_handshake()
             self.RequestHandlerClass(connection, client_address, self)
         finally:
             with self._track_lock:
-                self._connections.discard(request)
                 self._connections.discard(connection)
             with contextlib.suppress(OSError):
                 connection.close()

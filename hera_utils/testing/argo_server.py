@@ -147,6 +147,9 @@ class ArgoServerEmulator(Emulator):
     def _internal_error(self, message: str) -> Response:
         return _error(INTERNAL, message)
 
+    def _missing_endpoint(self) -> Response:
+        return _error(NOT_FOUND, "Not Found")
+
     def _dispatch(self, request: Request) -> Response:
         if request.path is None:
             return Response(404, _NGINX_NOT_FOUND, "text/html")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import ssl
 import tempfile
+import weakref
 from pathlib import Path
 
 SERVER_IDENTITIES = ("127.0.0.1", "::1", "localhost")
@@ -26,6 +27,8 @@ class TestCertificateAuthority:
         self._ca = trustme.CA(organization_name="hera-utils emulated cluster")
         self._server_cert = self._ca.issue_cert(*SERVER_IDENTITIES)
         self._directory = Path(tempfile.mkdtemp(prefix="hera-utils-ca-"))
+        # The files go away with the object (or at exit) even if nobody calls cleanup().
+        self._finalizer = weakref.finalize(self, shutil.rmtree, self._directory, True)
         self._bundle = self._directory / "ca.pem"
         self._bundle.write_bytes(self.ca_pem)
 
@@ -57,7 +60,7 @@ class TestCertificateAuthority:
 
     def cleanup(self) -> None:
         """Delete the temporary directory holding the bundle."""
-        shutil.rmtree(self._directory, ignore_errors=True)
+        self._finalizer()
 
     def __enter__(self) -> TestCertificateAuthority:
         return self

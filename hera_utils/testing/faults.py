@@ -11,8 +11,9 @@ SLOW = "slow"  # answer normally, after `delay` seconds
 ERROR500 = "error500"  # answer 500 in the API's own error shape
 DROP = "drop"  # close the connection without answering
 MALFORMED = "malformed"  # answer 200 with a body that is not JSON
+NOT_FOUND = "not-found"  # answer 404 as for an endpoint this server does not have
 
-KINDS = frozenset({HANG, SLOW, ERROR500, DROP, MALFORMED})
+KINDS = frozenset({HANG, SLOW, ERROR500, DROP, MALFORMED, NOT_FOUND})
 
 
 @dataclass(frozen=True)

@@ -292,6 +292,9 @@ class KubernetesEmulator(Emulator):
     def _internal_error(self, message: str) -> Response:
         return _status(500, "InternalError", f"Internal error occurred: {message}")
 
+    def _missing_endpoint(self) -> Response:
+        return _page_not_found()
+
     def _dispatch(self, request: Request) -> Response:
         identity = self._identify(request)
         if identity is None:

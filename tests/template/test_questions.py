@@ -25,7 +25,7 @@ INVALID = [
     ("mount_path", "data", "absolute path"),
     ("mount_path", "/", "absolute path"),
     ("container_registry", "Registry.example.org", "in lowercase"),
-    ("python_version", "2.7", "python_version"),
+    ("python_version", "2.7", "One of 3.10"),
 ]
 
 VALID = [

@@ -1,4 +1,4 @@
-"""The command line of {{ experiment_name }}.
+"""The command line of this experiment: render it, check access, submit it, run it here.
 
     python main.py render [-o FILE]   write the Argo Workflow YAML (touches no network)
     python main.py check [--json]     check access to the cluster and the Argo Server

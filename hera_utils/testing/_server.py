@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qs, unquote
 
 from hera_utils.testing import faults as fault_kinds
@@ -32,6 +32,8 @@ HANDSHAKE_TIMEOUT_S = 5.0
 IDLE_CONNECTION_TIMEOUT_S = 30.0  # an abandoned keep-alive connection frees its thread
 STOP_TIMEOUT_S = 1.0  # `stop()` returns within about this long, whatever the clients do
 MALFORMED_BODY = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+
+_E = TypeVar("_E", bound="Emulator")
 
 
 class RecordedRequest(NamedTuple):
@@ -155,8 +157,7 @@ class Emulator:
 
     Subclasses implement `_dispatch` (route and answer a request), `_internal_error`
     (a 500 in the API's own error shape) and `_missing_endpoint` (its 404 for an unknown
-    path), and may override
-    `_api_path` (e.g. to strip a base href).
+    path), and may override `_api_path` (e.g. to strip a base href).
     """
 
     def __init__(self, *, tokens: TokenRegistry | None = None, tls: Any = None) -> None:
@@ -172,7 +173,7 @@ class Emulator:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> Emulator:
+    def start(self: _E) -> _E:
         """Listen on 127.0.0.1 (random free port) and serve in background threads."""
         if self._server is not None:
             return self
@@ -230,7 +231,7 @@ class Emulator:
         """The URL clients use to reach the emulator."""
         return self.root_url
 
-    def __enter__(self) -> Emulator:
+    def __enter__(self: _E) -> _E:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

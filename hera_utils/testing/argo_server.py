@@ -29,6 +29,7 @@ from hera_utils.testing._server import BadRequestBody, Emulator, Request, Respon
 from hera_utils.testing._workflow_lifecycle import (
     COMPLETED_LABEL,
     FINAL_PHASES,
+    OUTCOMES,
     PHASE_LABEL,
     SUCCEEDED,
     WorkflowRun,
@@ -96,7 +97,7 @@ class ArgoServerEmulator(Emulator):
         self.base_href = _normalize_base_href(base_href)
         self.workflows: dict[tuple[str, str], dict[str, Any]] = {}
         self.workflow_templates: dict[tuple[str, str], dict[str, Any]] = {}
-        self.outcome: Outcome = SUCCEEDED
+        self._outcome: Outcome = SUCCEEDED
         self.running_polls = 1  # reads a workflow stays Running before it finishes
         self.authorizer: Authorizer | None = None  # default: the token's namespaces
         self.max_object_bytes = DEFAULT_MAX_OBJECT_BYTES
@@ -113,6 +114,21 @@ class ArgoServerEmulator(Emulator):
         }
         self._versions = ResourceVersions(start=5000)
         self._runs: dict[tuple[str, str], WorkflowRun] = {}
+
+    @property
+    def outcome(self) -> Outcome:
+        """Final phase of the workflows submitted from now on, or a callable choosing it.
+
+        "Succeeded", "Failed" or "Error"; "Running" or "Pending" keep workflows there for
+        ever. A callable receives the submitted workflow (a dict) and returns one of these.
+        """
+        return self._outcome
+
+    @outcome.setter
+    def outcome(self, outcome: Outcome) -> None:
+        if not callable(outcome) and outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}; expected one of {sorted(OUTCOMES)}")
+        self._outcome = outcome
 
     @property
     def url(self) -> str:
@@ -184,7 +200,7 @@ class ArgoServerEmulator(Emulator):
             return self._create_workflow(request, identity, match["ns"])
         if match := _WORKFLOW.fullmatch(path):
             if method == "GET":
-                return self._get_workflow(identity, match["ns"], match["name"])
+                return self._get_workflow(request, identity, match["ns"], match["name"])
             _require_method(method, "DELETE")
             return self._delete(identity, match["ns"], match["name"], "workflows", self.workflows)
         if match := _TEMPLATE_LINT.fullmatch(path):
@@ -225,7 +241,8 @@ class ArgoServerEmulator(Emulator):
         entry, templates = entrypoint_template(
             workflow, lambda name: self._template(namespace, name)
         )
-        outcome = self.outcome(copy.deepcopy(workflow)) if callable(self.outcome) else self.outcome
+        chosen = self._outcome
+        outcome = chosen(copy.deepcopy(workflow)) if callable(chosen) else chosen
         name = workflow["metadata"]["name"]
         self._runs[(namespace, name)] = WorkflowRun(
             name, entry, templates, outcome=outcome, running_polls=self.running_polls
@@ -233,14 +250,17 @@ class ArgoServerEmulator(Emulator):
         self.workflows[(namespace, name)] = workflow
         return Response.json(200, self._refresh(namespace, name))
 
-    def _get_workflow(self, identity: Identity, namespace: str, name: str) -> Response:
+    def _get_workflow(
+        self, request: Request, identity: Identity, namespace: str, name: str
+    ) -> Response:
         self._authorize(identity, "get", namespace, "workflows", name)
         if (namespace, name) not in self.workflows:
             raise ArgoError(NOT_FOUND, f'workflows.argoproj.io "{name}" not found')
         run = self._runs.get((namespace, name))
         if run is not None:
             run.advance()
-        return Response.json(200, self._refresh(namespace, name))
+        workflow = self._refresh(namespace, name)
+        return Response.json(200, select_fields(workflow, request.param("fields")))
 
     def _lint_workflow(self, request: Request, namespace: str) -> Response:
         workflow = _object_in(request.json_object(), "workflow", namespace)
@@ -376,7 +396,8 @@ class ArgoServerEmulator(Emulator):
         if limit > 0 and start + limit < len(items):
             metadata["continue"] = str(start + limit)
         # Real Argo answers `"items": null` (not []) when nothing matches.
-        return Response.json(200, {"metadata": metadata, "items": page or None})
+        answer = {"metadata": metadata, "items": page or None}
+        return Response.json(200, select_fields(answer, request.param("fields")))
 
     def _delete(
         self,
@@ -461,6 +482,58 @@ class ArgoServerEmulator(Emulator):
             f'<base href="{self.base_href}"><title>Argo</title></head>'
             '<body><div id="app"></div></body></html>'
         ).encode()
+
+
+def select_fields(document: dict[str, Any], fields: str | None) -> dict[str, Any]:
+    """`document` cut down as the Argo Server's `fields` parameter asks.
+
+    `"spec,status.phase"` keeps only those dotted paths; `"-status.nodes"` drops them.
+    Lists are traversed (`items.metadata.name` applies to every item).
+    """
+    if not fields:
+        return document
+    exclude = fields.startswith("-")
+    paths = [p.strip().split(".") for p in fields.lstrip("-").split(",") if p.strip()]
+    if exclude:
+        pruned = copy.deepcopy(document)
+        for path in paths:
+            _drop_path(pruned, path)
+        return pruned
+    kept: dict[str, Any] = {}
+    for path in paths:
+        _merge(kept, _keep_path(document, path))
+    return kept
+
+
+def _keep_path(value: Any, path: list[str]) -> Any:
+    if not path:
+        return copy.deepcopy(value)
+    if isinstance(value, list):
+        return [_keep_path(item, path) for item in value]
+    if isinstance(value, dict) and path[0] in value:
+        return {path[0]: _keep_path(value[path[0]], path[1:])}
+    return {}
+
+
+def _merge(target: Any, addition: Any) -> Any:
+    if isinstance(target, dict) and isinstance(addition, dict):
+        for key, value in addition.items():
+            target[key] = _merge(target[key], value) if key in target else value
+        return target
+    if isinstance(target, list) and isinstance(addition, list):
+        return [_merge(a, b) for a, b in zip(target, addition, strict=False)]
+    return addition
+
+
+def _drop_path(value: Any, path: list[str]) -> None:
+    if isinstance(value, list):
+        for item in value:
+            _drop_path(item, path)
+    elif isinstance(value, dict) and path[0] in value:
+        if len(path) == 1:
+            del value[path[0]]
+        else:
+            _drop_path(value[path[0]], path[1:])
 
 
 def _error(code: int, message: str) -> Response:

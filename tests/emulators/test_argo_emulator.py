@@ -536,3 +536,26 @@ def test_the_argo_emulator_runs_on_its_own(hera_utils_ca):
             timeout=5,
         )
     assert answer.status_code == 200
+
+
+def test_fields_keeps_or_drops_the_paths_asked_for(cluster, argo_service):
+    service = argo_service()
+    name = _submit(service, _dag_workflow()).metadata.name
+    base = f"/api/v1/workflows/experiments/{name}"
+    kept = _get(cluster, base, cluster.user_token, params={"fields": "metadata.name,status.phase"})
+    assert kept.json() == {"metadata": {"name": name}, "status": {"phase": "Running"}}
+    dropped = _get(cluster, base, cluster.user_token, params={"fields": "-status.nodes"}).json()
+    assert "nodes" not in dropped["status"] and dropped["spec"]["entrypoint"] == "main"
+    listed = _get(
+        cluster,
+        "/api/v1/workflows/experiments",
+        cluster.user_token,
+        params={"fields": "items.metadata.name"},
+    )
+    assert listed.json() == {"items": [{"metadata": {"name": name}}]}
+
+
+def test_an_unknown_outcome_is_refused_at_once(cluster):
+    with pytest.raises(ValueError, match="unknown outcome"):
+        cluster.argo.outcome = "Succeded"
+    assert cluster.argo.outcome == "Succeeded"

@@ -11,6 +11,7 @@ import argparse
 import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,10 +36,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The experiment runs in its own process, as a user would run it, its output streaming.
     code = subprocess.call([sys.executable, "main.py", "local"], cwd=dest)
     summaries = sorted(dest.glob("runs/*/summary.json"), key=lambda path: path.stat().st_mtime)
+    print()
+    print(f"The example experiment is in {dest}")
     if summaries:
-        print(f"summary of the run: {summaries[-1]}")
+        print(f"  summary of the run:   {summaries[-1]}")
     if (dest / "local-volume").is_dir():
-        print(f"files written by the tasks: {dest / 'local-volume'}")
+        print(f"  files of its tasks:   {dest / 'local-volume'}")
+    print(f"  next: cd {dest} && python main.py render   (see its README.md)")
     return code
 
 
@@ -54,14 +58,17 @@ def generate(dest: Path) -> Path:
                 hint="choose another --dest",
             )
         shutil.rmtree(dest)
-    copier.run_copy(
-        str(repository),
-        str(dest),
-        data={"hera_utils_requirement": installed_requirement(repository)},
-        defaults=True,
-        vcs_ref="HEAD",  # the working tree, uncommitted template edits included
-        quiet=True,
-    )
+    with warnings.catch_warnings():
+        # Including uncommitted template edits is the point here, not a surprise.
+        warnings.simplefilter("ignore", copier.errors.DirtyLocalWarning)
+        copier.run_copy(
+            str(repository),
+            str(dest),
+            data={"hera_utils_requirement": installed_requirement(repository)},
+            defaults=True,
+            vcs_ref="HEAD",  # the working tree, uncommitted template edits included
+            quiet=True,
+        )
     return dest.resolve()
 
 

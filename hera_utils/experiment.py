@@ -289,6 +289,8 @@ def run_local(
     """
     from hera_utils.local import run_locally
 
+    # Created first, so that the volume mounts of the tasks name an existing directory.
+    volume_dir.mkdir(parents=True, exist_ok=True)
     result = run_locally(
         workflow,
         runs_dir=runs_dir(args, project_dir),
@@ -296,14 +298,13 @@ def run_local(
         stub_containers=args.stub_containers,
         volume_dir=volume_dir,
     )
-    print(f"local run {result.name}: {result.phase}")
-    print(f"summary: {result.summary_path}")
-    print(f"files: {volume_dir}")
     if not result.succeeded:
         raise WorkflowFailedError(
             f"local run {result.name} ended {result.phase}: {result.message}",
             hint=f"see the task logs in {result.run_dir}",
         )
+    if any(volume_dir.iterdir()):
+        print(f"files written by the tasks: {volume_dir}")
     return 0
 
 

@@ -1,0 +1,243 @@
+"""Running one task attempt as a local process, and finding a container runtime.
+
+Each attempt is its own process in its own process group (session), so that stopping it
+(deadline, Ctrl-C) stops everything it started, as the end of a container would. Its
+stderr goes straight to the attempt's log file; its stdout passes through us into the same
+file and is kept for `outputs.result`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "RESULT_LIMIT",
+    "ContainerRuntime",
+    "ProcessOutcome",
+    "container_run_command",
+    "find_container_runtime",
+    "python_interpreter",
+    "result_text",
+    "run_process",
+]
+
+# Argo keeps the last 256 kB of a task's stdout as `outputs.result`, after trimming one
+# trailing newline (workflow/executor/executor.go, CaptureScriptResult).
+RESULT_LIMIT = 256 * 1024
+TERMINATE_GRACE = 3.0  # seconds between SIGTERM and SIGKILL when stopping a task
+PROBE_TIMEOUT = 5.0  # seconds a container runtime has to answer `info`
+_PYTHON = re.compile(r"^python(\d+(\.\d+)*)?$")
+
+
+@dataclass
+class ProcessOutcome:
+    """How an attempt ended: exit code (None if it never started), stdout kept, deadline."""
+
+    exit_code: int | None
+    stdout: bytes = b""
+    timed_out: bool = False
+    start_error: str = ""
+
+
+def python_interpreter(command: str) -> str:
+    """`sys.executable` for `python`/`python3`/`python3.11`..., the command itself otherwise."""
+    return sys.executable if _PYTHON.match(os.path.basename(command)) else command
+
+
+def result_text(stdout: bytes) -> str:
+    """`outputs.result` from a task's stdout, trimmed and capped as Argo does."""
+    if stdout.endswith(b"\n"):
+        stdout = stdout[:-1]
+    if len(stdout) > RESULT_LIMIT:
+        stdout = stdout[-RESULT_LIMIT:]
+    return stdout.decode("utf-8", errors="replace")
+
+
+class _Tail:
+    """The last `limit` bytes written to it (plus one, for the trailing newline trim)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit + 1
+        self.data = bytearray()
+
+    def add(self, chunk: bytes) -> None:
+        self.data += chunk
+        if len(self.data) > 2 * self.limit:  # trim rarely: amortised constant cost
+            del self.data[: len(self.data) - self.limit]
+
+    def value(self) -> bytes:
+        return bytes(self.data[-self.limit:])
+
+
+async def run_process(argv: list[str], *, env: dict[str, str], cwd: str, log_path: Path,
+                      timeout: float | None = None,
+                      on_kill: list[asyncio.subprocess.Process] | None = None) -> ProcessOutcome:
+    """Run `argv` to its end, logging to `log_path`; kill it at `timeout` seconds.
+
+    Cancellation (Ctrl-C, workflow deadline) terminates the process group, waits for it
+    and re-raises. `on_kill`, if given, lists the live processes (for a forced stop).
+    """
+    with open(log_path, "ab", buffering=0) as log:
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+                cwd=cwd, env=env, start_new_session=True)
+        except OSError as error:
+            message = f"cannot start {argv[0]}: {error.strerror or error}"
+            log.write((message + "\n").encode())
+            return ProcessOutcome(exit_code=None, start_error=message)
+        if on_kill is not None:
+            on_kill.append(process)
+        tail = _Tail(RESULT_LIMIT)
+        reader = asyncio.ensure_future(_pump(process, log, tail))
+        timed_out = False
+        try:
+            try:
+                await asyncio.wait_for(process.wait(), timeout)
+            except asyncio.TimeoutError:
+                timed_out = True
+                await _stop(process)
+        except asyncio.CancelledError:
+            await _stop(process)
+            await _finish_reading(reader)
+            raise
+        finally:
+            if on_kill is not None and process in on_kill:
+                on_kill.remove(process)
+        # When the main process ends, its container would end too: stop what it left behind.
+        _signal_group(process, signal.SIGKILL)
+        await _finish_reading(reader)
+        return ProcessOutcome(exit_code=_exit_code(process.returncode), stdout=tail.value(),
+                              timed_out=timed_out)
+
+
+async def _pump(process: asyncio.subprocess.Process, log: object, tail: _Tail) -> None:
+    assert process.stdout is not None
+    while chunk := await process.stdout.read(65536):
+        log.write(chunk)  # type: ignore[attr-defined]
+        tail.add(chunk)
+
+
+async def _finish_reading(reader: asyncio.Future[None]) -> None:
+    # A grandchild that left the process group may hold stdout open: do not wait forever.
+    with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+        await asyncio.wait_for(asyncio.shield(reader), 2.0)
+    if not reader.done():
+        reader.cancel()
+
+
+def _signal_group(process: asyncio.subprocess.Process, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM the process group, then SIGKILL it if it is still there after a grace period."""
+    _signal_group(process, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(asyncio.shield(process.wait()), TERMINATE_GRACE)
+    except asyncio.TimeoutError:
+        _signal_group(process, signal.SIGKILL)
+        await process.wait()
+    _signal_group(process, signal.SIGKILL)
+
+
+def force_kill(processes: list[asyncio.subprocess.Process]) -> None:
+    """SIGKILL every listed process group now (a second Ctrl-C)."""
+    for process in list(processes):
+        _signal_group(process, signal.SIGKILL)
+
+
+def _exit_code(returncode: int | None) -> int | None:
+    # A process killed by signal N reports -N; shells and Kubernetes report 128 + N.
+    if returncode is not None and returncode < 0:
+        return 128 - returncode
+    return returncode
+
+
+# --------------------------------------------------------------------------- containers
+
+
+@dataclass(frozen=True)
+class ContainerRuntime:
+    """A working `docker` or `podman` command line."""
+
+    name: str
+    path: str
+
+
+_PROBES: dict[str, tuple[bool, str]] = {}
+
+
+def find_container_runtime(preference: str | None = None, *, timeout: float = PROBE_TIMEOUT
+                           ) -> tuple[ContainerRuntime | None, str]:
+    """A container runtime that answers `info`, or None and the reason why there is none.
+
+    `preference` is None/"auto" (docker, then podman), "none" (containers disabled), or a
+    command name or path. Each probe's answer is cached per executable for the process.
+    """
+    if preference is not None and preference.strip().lower() == "none":
+        return None, "containers are disabled (container_runtime='none')"
+    candidates = ["docker", "podman"] if preference in (None, "", "auto") else [preference]
+    reasons = []
+    for candidate in candidates:
+        path = shutil.which(candidate)
+        if path is None:
+            reasons.append(f"{candidate} is not on PATH")
+            continue
+        works, reason = _probe(path, timeout)
+        if works:
+            return ContainerRuntime(os.path.basename(candidate), path), ""
+        reasons.append(reason)
+    return None, "; ".join(reasons)
+
+
+def _probe(path: str, timeout: float) -> tuple[bool, str]:
+    cached = _PROBES.get(path)
+    if cached is None:
+        name = os.path.basename(path)
+        try:
+            completed = subprocess.run([path, "info"], stdin=subprocess.DEVNULL,
+                                       capture_output=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            cached = (False, f"'{name} info' did not answer within {timeout:g}s")
+        except OSError as error:
+            cached = (False, f"cannot run {path}: {error.strerror or error}")
+        else:
+            if completed.returncode == 0:
+                cached = (True, "")
+            else:
+                detail = completed.stderr.decode(errors="replace").strip().splitlines()
+                first = f": {detail[-1][:200]}" if detail else ""
+                cached = (False, f"'{name} info' failed (exit code {completed.returncode}){first}")
+        _PROBES[path] = cached
+    return cached
+
+
+def container_run_command(runtime: ContainerRuntime, *, name: str, image: str,
+                          command: list[str], args: list[str], env: dict[str, str],
+                          mounts: list[tuple[str, str]], working_dir: str | None) -> list[str]:
+    """The `docker run`/`podman run` command line of a container template.
+
+    Kubernetes' `command` replaces the image's entrypoint and `args` its command, hence
+    `--entrypoint` with the first word of `command`.
+    """
+    argv = [runtime.path, "run", "--name", name]
+    for key, value in env.items():
+        argv += ["-e", f"{key}={value}"]
+    for host, target in mounts:
+        argv += ["-v", f"{host}:{target}"]
+    if working_dir:
+        argv += ["-w", working_dir]
+    if command:
+        argv += ["--entrypoint", command[0]]
+    return [*argv, image, *command[1:], *args]

@@ -1,0 +1,466 @@
+"""The two small expression languages of Argo's control flow, evaluated safely.
+
+- `when` conditions are govaluate expressions, evaluated by Argo once every `{{...}}` tag
+  has been replaced by its value: `{{tasks.flip.outputs.result}} == heads` becomes
+  `heads == heads`. Argo turns every bare word into a string so that such comparisons work
+  without quotes (`shouldExecute` in the workflow controller); we do the same.
+- `depends` conditions combine task results: `A && (B.Failed || !C.Succeeded)`, where a
+  bare task name means `(A.Succeeded || A.Skipped || A.Daemoned)`
+  (docs/enhanced-depends-logic.md).
+
+Both are parsed into a small tree by recursive descent and evaluated by walking it: no
+text is ever handed to `eval`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "DependsExpression",
+    "ExpressionError",
+    "TaskResults",
+    "dependencies_as_depends",
+    "evaluate_when",
+    "parse_depends",
+]
+
+
+class ExpressionError(ValueError):
+    """A `when` or `depends` expression that cannot be parsed or evaluated."""
+
+
+# --------------------------------------------------------------------------- when
+
+
+def evaluate_when(text: str) -> bool:
+    """The truth of a substituted `when` expression; '' (no condition) is true.
+
+    Raises `ExpressionError` for a malformed expression, or one whose value is not a
+    boolean (Argo: "Expected boolean evaluation").
+    """
+    if not text.strip():
+        return True
+    parser = _WhenParser(_when_tokens(text), text)
+    tree = parser.parse()
+    value = tree()
+    if not isinstance(value, bool):
+        raise ExpressionError(f"expected a boolean from '{text}', got {_show(value)}")
+    return value
+
+
+_WHEN_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<number>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)
+      | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
+      | (?P<bracketed>\[[^\]]*\])
+      | (?P<word>[^\W\d][\w.]*)
+      | (?P<op>==|!=|>=|<=|=~|!~|&&|\|\||[<>!()+\-*/%])
+    )""",
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # number, string, bool, op, end
+    value: Any
+
+
+def _when_tokens(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    position = 0
+    while position < len(text):
+        if text[position:].strip() == "":
+            break
+        match = _WHEN_TOKEN.match(text, position)
+        if match is None or match.end() == position:
+            raise ExpressionError(
+                f"invalid token in '{text}' at {text[position:].strip()[:20]!r} "
+                "(hint: wrap the value in quotes)"
+            )
+        position = match.end()
+        kind = match.lastgroup
+        raw = match.group(kind)  # type: ignore[arg-type]
+        if kind == "number":
+            tokens.append(_Token("number", float(raw)))
+        elif kind == "string":
+            tokens.append(_Token("string", _unquote(raw)))
+        elif kind == "bracketed":
+            tokens.append(_Token("string", raw[1:-1]))
+        elif kind == "word":
+            if raw in ("true", "false"):
+                tokens.append(_Token("bool", raw == "true"))
+            else:
+                # A govaluate variable: Argo reads it as a string (see the module docstring).
+                tokens.append(_Token("string", raw))
+        else:
+            tokens.append(_Token("op", raw))
+    tokens.append(_Token("end", None))
+    return tokens
+
+
+def _unquote(raw: str) -> str:
+    body = raw[1:-1]
+    return re.sub(r"\\(.)", r"\1", body)
+
+
+Thunk = Callable[[], Any]
+
+
+class _WhenParser:
+    """Precedence, loosest first: ||, &&, comparisons, + -, * / %, unary ! and -."""
+
+    def __init__(self, tokens: list[_Token], text: str) -> None:
+        self.tokens = tokens
+        self.position = 0
+        self.text = text
+
+    def parse(self) -> Thunk:
+        tree = self._or()
+        if self._peek().kind != "end":
+            raise ExpressionError(f"unexpected {self._peek().value!r} in '{self.text}'")
+        return tree
+
+    def _peek(self) -> _Token:
+        return self.tokens[self.position]
+
+    def _take_op(self, *ops: str) -> str | None:
+        token = self._peek()
+        if token.kind == "op" and token.value in ops:
+            self.position += 1
+            return token.value
+        return None
+
+    def _or(self) -> Thunk:
+        left = self._and()
+        while self._take_op("||"):
+            left = _logical(left, self._and(), is_or=True, text=self.text)
+        return left
+
+    def _and(self) -> Thunk:
+        left = self._comparison()
+        while self._take_op("&&"):
+            left = _logical(left, self._comparison(), is_or=False, text=self.text)
+        return left
+
+    def _comparison(self) -> Thunk:
+        left = self._additive()
+        while op := self._take_op("==", "!=", "<", ">", "<=", ">=", "=~", "!~"):
+            left = _compare(op, left, self._additive(), self.text)
+        return left
+
+    def _additive(self) -> Thunk:
+        left = self._multiplicative()
+        while op := self._take_op("+", "-"):
+            left = _arithmetic(op, left, self._multiplicative(), self.text)
+        return left
+
+    def _multiplicative(self) -> Thunk:
+        left = self._unary()
+        while op := self._take_op("*", "/", "%"):
+            left = _arithmetic(op, left, self._unary(), self.text)
+        return left
+
+    def _unary(self) -> Thunk:
+        if self._take_op("!"):
+            operand = self._unary()
+            return lambda: not _as_bool(operand(), "!", self.text)
+        if self._take_op("-"):
+            operand = self._unary()
+            return lambda: -_as_number(operand(), "-", self.text)
+        return self._primary()
+
+    def _primary(self) -> Thunk:
+        if self._take_op("("):
+            inner = self._or()
+            if not self._take_op(")"):
+                raise ExpressionError(f"missing ')' in '{self.text}'")
+            return inner
+        token = self._peek()
+        if token.kind in ("number", "string", "bool"):
+            self.position += 1
+            value = token.value
+            return lambda: value
+        shown = "end of expression" if token.kind == "end" else repr(token.value)
+        raise ExpressionError(f"unexpected {shown} in '{self.text}'")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value)
+
+
+def _as_bool(value: Any, op: str, text: str) -> bool:
+    if not isinstance(value, bool):
+        raise ExpressionError(f"'{op}' needs booleans, got {_show(value)} in '{text}'")
+    return value
+
+
+def _as_number(value: Any, op: str, text: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, float):
+        raise ExpressionError(f"'{op}' needs numbers, got {_show(value)} in '{text}'")
+    return value
+
+
+def _logical(left: Thunk, right: Thunk, *, is_or: bool, text: str) -> Thunk:
+    op = "||" if is_or else "&&"
+
+    def evaluate() -> bool:
+        first = _as_bool(left(), op, text)
+        if first is is_or:  # short-circuit, as govaluate does
+            return first
+        return _as_bool(right(), op, text)
+
+    return evaluate
+
+
+def _compare(op: str, left: Thunk, right: Thunk, text: str) -> Thunk:
+    def evaluate() -> bool:
+        a, b = left(), right()
+        if op == "==":
+            return type(a) is type(b) and a == b  # govaluate: no coercion between types
+        if op == "!=":
+            return not (type(a) is type(b) and a == b)
+        if op in ("=~", "!~"):
+            if not (isinstance(a, str) and isinstance(b, str)):
+                raise ExpressionError(f"'{op}' needs strings in '{text}'")
+            try:
+                found = re.search(b, a) is not None
+            except re.error as error:
+                raise ExpressionError(
+                    f"bad regular expression {b!r} in '{text}': {error}") from None
+            return found if op == "=~" else not found
+        comparable = (isinstance(a, float) and isinstance(b, float)) or (
+            isinstance(a, str) and isinstance(b, str)
+        )
+        if not comparable or isinstance(a, bool) or isinstance(b, bool):
+            raise ExpressionError(
+                f"'{op}' compares two numbers or two strings, not {_show(a)} and {_show(b)} "
+                f"in '{text}'"
+            )
+        return {"<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[op]
+
+    return evaluate
+
+
+def _arithmetic(op: str, left: Thunk, right: Thunk, text: str) -> Thunk:
+    def evaluate() -> Any:
+        a, b = left(), right()
+        if op == "+" and (isinstance(a, str) or isinstance(b, str)):
+            return f"{_plain(a)}{_plain(b)}"  # govaluate concatenates when a string is involved
+        x, y = _as_number(a, op, text), _as_number(b, op, text)
+        if op in ("/", "%") and y == 0:
+            raise ExpressionError(f"division by zero in '{text}'")
+        return {"+": x + y, "-": x - y, "*": x * y, "/": x / y, "%": x % y}[op]
+
+    return evaluate
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# --------------------------------------------------------------------------- depends
+
+RESULTS = ("Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Daemoned",
+           "AnySucceeded", "AllFailed")
+# Results that only make sense to ask for when the task did not simply succeed: a task
+# whose failure is named by another task's `depends` has its failure handled.
+_FAILURE_AWARE = frozenset({"Failed", "Errored", "AllFailed", "AnySucceeded", "Omitted"})
+
+
+@dataclass(frozen=True)
+class TaskResults:
+    """What a `depends` operand can ask of a finished task (Argo's `TaskResults`)."""
+
+    succeeded: bool = False
+    failed: bool = False
+    errored: bool = False
+    skipped: bool = False
+    omitted: bool = False
+    daemoned: bool = False
+    any_succeeded: bool = False
+    all_failed: bool = False
+
+    def get(self, result: str) -> bool:
+        """The value of `Task.<result>` (a result name from the documented list)."""
+        snake = re.sub(r"(?<!^)([A-Z])", r"_\1", result).lower()
+        return bool(getattr(self, snake))
+
+
+@dataclass(frozen=True)
+class _Operand:
+    task: str
+    result: str | None  # None: the bare task name
+
+
+@dataclass(frozen=True)
+class _Not:
+    operand: Any
+
+
+@dataclass(frozen=True)
+class _BoolOp:
+    op: str  # "&&" or "||"
+    left: Any
+    right: Any
+
+
+_DEPENDS_TOKEN = re.compile(
+    r"\s*(?:(?P<op>&&|\|\||!|\(|\))|(?P<name>[A-Za-z0-9_][A-Za-z0-9_-]*)(?:\.(?P<result>\w+))?)"
+)
+
+
+class DependsExpression:
+    """A parsed `depends` expression: which tasks it names and whether it holds."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._tokens = self._tokenize(text)
+        self._position = 0
+        self.tree = self._or()
+        if self._position != len(self._tokens):
+            raise ExpressionError(
+                f"unexpected {self._tokens[self._position]!r} in depends '{text}'")
+
+    @property
+    def tasks(self) -> list[str]:
+        """The task names the expression depends on, in order of first mention."""
+        names: list[str] = []
+        for operand in self._operands(self.tree, negated=False):
+            if operand[0].task not in names:
+                names.append(operand[0].task)
+        return names
+
+    def names_failure_of(self, task: str) -> bool:
+        """Whether the expression asks about `task` not succeeding (so its failure is handled)."""
+        return any(
+            operand.task == task and (negated or operand.result in _FAILURE_AWARE)
+            for operand, negated in self._operands(self.tree, negated=False)
+        )
+
+    def evaluate(self, results: Mapping[str, TaskResults]) -> bool:
+        """The truth of the expression given the results of every task it names."""
+        return self._evaluate(self.tree, results)
+
+    # -- parsing
+
+    @staticmethod
+    def _tokenize(text: str) -> list[Any]:
+        tokens: list[Any] = []
+        position = 0
+        while text[position:].strip():
+            match = _DEPENDS_TOKEN.match(text, position)
+            if match is None or match.end() == position:
+                raise ExpressionError(
+                    f"cannot read depends '{text}' at {text[position:].strip()!r}")
+            position = match.end()
+            if match.group("op"):
+                tokens.append(match.group("op"))
+                continue
+            name, result = match.group("name"), match.group("result")
+            if result is None and name in ("and", "or", "not"):  # expr-lang's spelled-out forms
+                tokens.append({"and": "&&", "or": "||", "not": "!"}[name])
+                continue
+            if result is not None and result not in RESULTS:
+                raise ExpressionError(
+                    f"unknown task result '{name}.{result}' in depends '{text}' "
+                    f"(one of {', '.join(RESULTS)})"
+                )
+            tokens.append(_Operand(name, result))
+        return tokens
+
+    def _peek(self) -> Any:
+        return self._tokens[self._position] if self._position < len(self._tokens) else None
+
+    def _or(self) -> Any:
+        left = self._and()
+        while self._peek() == "||":
+            self._position += 1
+            left = _BoolOp("||", left, self._and())
+        return left
+
+    def _and(self) -> Any:
+        left = self._unary()
+        while self._peek() == "&&":
+            self._position += 1
+            left = _BoolOp("&&", left, self._unary())
+        return left
+
+    def _unary(self) -> Any:
+        token = self._peek()
+        if token == "!":
+            self._position += 1
+            return _Not(self._unary())
+        if token == "(":
+            self._position += 1
+            inner = self._or()
+            if self._peek() != ")":
+                raise ExpressionError(f"missing ')' in depends '{self.text}'")
+            self._position += 1
+            return inner
+        if isinstance(token, _Operand):
+            self._position += 1
+            return token
+        shown = "end of expression" if token is None else repr(token)
+        raise ExpressionError(f"unexpected {shown} in depends '{self.text}'")
+
+    # -- walking
+
+    def _operands(self, node: Any, *, negated: bool) -> Iterable[tuple[_Operand, bool]]:
+        if isinstance(node, _Operand):
+            yield node, negated
+        elif isinstance(node, _Not):
+            yield from self._operands(node.operand, negated=not negated)
+        else:
+            yield from self._operands(node.left, negated=negated)
+            yield from self._operands(node.right, negated=negated)
+
+    def _evaluate(self, node: Any, results: Mapping[str, TaskResults]) -> bool:
+        if isinstance(node, _Operand):
+            outcome = results.get(node.task)
+            if outcome is None:
+                raise ExpressionError(f"depends '{self.text}' names unknown task '{node.task}'")
+            if node.result is None:
+                # A bare name keeps the meaning of the older `dependencies` field.
+                return outcome.succeeded or outcome.skipped or outcome.daemoned
+            return outcome.get(node.result)
+        if isinstance(node, _Not):
+            return not self._evaluate(node.operand, results)
+        if node.op == "&&":
+            return self._evaluate(node.left, results) and self._evaluate(node.right, results)
+        return self._evaluate(node.left, results) or self._evaluate(node.right, results)
+
+
+def parse_depends(text: str) -> DependsExpression:
+    """Parse a `depends` expression (raises `ExpressionError`)."""
+    return DependsExpression(text)
+
+
+def dependencies_as_depends(
+    dependencies: Iterable[str], continue_on: Mapping[str, Mapping[str, Any]]
+) -> str:
+    """The `depends` equivalent of a `dependencies` list, as Argo converts it.
+
+    Each name becomes `(A.Succeeded || A.Skipped || A.Daemoned)`, widened by `A.Failed` /
+    `A.Errored` when task A says `continueOn: {failed: true}` / `{error: true}`.
+    """
+    clauses = []
+    for name in dependencies:
+        options = [f"{name}.Succeeded", f"{name}.Skipped", f"{name}.Daemoned"]
+        settings = continue_on.get(name) or {}
+        if settings.get("failed"):
+            options.append(f"{name}.Failed")
+        if settings.get("error"):
+            options.append(f"{name}.Errored")
+        clauses.append("(" + " || ".join(options) + ")")
+    return " && ".join(clauses)

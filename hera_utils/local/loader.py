@@ -1,0 +1,112 @@
+"""Reading a workflow in any of the forms a user has: Hera object, model, dict or YAML file.
+
+Everything becomes the Argo manifest as a plain dict (camelCase keys, as `argo submit`
+would send it), so that the runner interprets what Argo would see, not the Python objects.
+A YAML file may hold several documents: WorkflowTemplates beside the Workflow serve to
+resolve its `templateRef`s. Hera and PyYAML are imported only when needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hera_utils.errors import ConfigurationError
+
+__all__ = ["LoadedWorkflow", "load_workflow"]
+
+_RUNNABLE_KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate")
+
+
+@dataclass
+class LoadedWorkflow:
+    """The manifest to run and the WorkflowTemplates available to its `templateRef`s."""
+
+    manifest: dict[str, Any]
+    library: dict[str, dict[str, Any]] = field(default_factory=dict)
+    origin: str = "workflow"
+
+
+def load_workflow(source: Any,
+                  templates: list[Any] | None = None) -> LoadedWorkflow:
+    """Turn `source` into a `LoadedWorkflow`.
+
+    `source` is a Hera `Workflow` (anything with `build()`), a built model (anything with
+    `model_dump()`/`dict()`), a dict, or the path of a YAML/JSON file. `templates` adds
+    WorkflowTemplates (same forms) for `templateRef`. Raises `ConfigurationError` when the
+    source cannot be read or holds no workflow.
+    """
+    documents, origin = _documents(source)
+    for extra in templates or []:
+        documents.extend(_documents(extra)[0])
+    runnable = [doc for doc in documents if isinstance(doc, dict)
+                and doc.get("kind", "Workflow") in _RUNNABLE_KINDS and "spec" in doc]
+    workflows = [doc for doc in runnable if doc.get("kind", "Workflow") == "Workflow"]
+    if not runnable:
+        raise ConfigurationError(
+            f"{origin} holds no Argo Workflow (a document with kind: Workflow and a spec)",
+            hint="render the workflow first, e.g. `python main.py render -o workflow.yaml`",
+        )
+    manifest = workflows[0] if workflows else runnable[0]
+    library = {}
+    for doc in runnable:
+        if doc is manifest or doc.get("kind") == "Workflow":
+            continue
+        name = (doc.get("metadata") or {}).get("name")
+        if name:
+            library[name] = doc
+    return LoadedWorkflow(manifest=manifest, library=library, origin=origin)
+
+
+def _documents(source: Any) -> tuple[list[Any], str]:
+    if isinstance(source, dict):
+        return [_plain(source)], "the workflow"
+    if isinstance(source, (str, os.PathLike)):
+        return _read_file(Path(source)), str(source)
+    if hasattr(source, "build") and callable(source.build):
+        # A Hera Workflow/WorkflowTemplate: what Argo receives is its built model.
+        built = source.build()
+        name = getattr(source, "name", None) or getattr(source, "generate_name", None)
+        return [_model_to_dict(built)], f"workflow {name or ''}".strip()
+    if hasattr(source, "model_dump") or hasattr(source, "dict"):
+        return [_model_to_dict(source)], "the workflow model"
+    raise ConfigurationError(
+        f"cannot run a {type(source).__name__}: give a Hera Workflow, a dict or a YAML file path"
+    )
+
+
+def _model_to_dict(model: Any) -> dict[str, Any]:
+    if hasattr(model, "model_dump"):
+        data = model.model_dump(exclude_none=True, by_alias=True, mode="json")
+    else:  # pydantic v1 models
+        data = json.loads(model.json(exclude_none=True, by_alias=True))
+    return _plain(data)
+
+
+def _plain(data: Any) -> Any:
+    """A deep copy made of plain JSON types (the runner never mutates the caller's dict)."""
+    return json.loads(json.dumps(data, default=str))
+
+
+def _read_file(path: Path) -> list[Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigurationError(f"workflow file {path} does not exist") from None
+    except OSError as error:
+        raise ConfigurationError(f"cannot read workflow file {path}: {error.strerror}") from None
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError as error:
+            raise ConfigurationError(f"{path} is not valid JSON: {error}") from None
+        return data if isinstance(data, list) else [data]
+    import yaml  # only YAML input needs it
+
+    try:
+        return [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    except yaml.YAMLError as error:
+        raise ConfigurationError(f"{path} is not valid YAML: {error}") from None

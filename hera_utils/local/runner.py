@@ -1,0 +1,197 @@
+"""`run_locally`: run an Argo workflow on this machine and record how it went.
+
+The workflow is read (`loader`), checked (`model`), run (`engine`) on a fresh asyncio loop
+that owns Ctrl-C for the duration of the run, then summarised (`summary`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from hera_utils.errors import ConfigurationError
+
+from .engine import Engine, RunOptions
+from .executors import find_container_runtime
+from .loader import load_workflow
+from .model import WorkflowModel
+from .nodes import SUCCEEDED, utc_now
+from .progress import PROGRESS_MODES, make_progress
+from .summary import LocalRunResult, task_entries, write_summary
+
+__all__ = ["run_locally"]
+
+
+def run_locally(
+    workflow: Any,
+    *,
+    parameters: Mapping[str, Any] | None = None,
+    runs_dir: str | os.PathLike[str] = "runs",
+    parallelism: int | None = None,
+    stub_containers: bool = False,
+    volume_dir: str | os.PathLike[str] | None = None,
+    work_dir: str | os.PathLike[str] | None = None,
+    progress: str = "auto",
+    container_runtime: str | None = None,
+    templates: Sequence[Any] = (),
+) -> LocalRunResult:
+    """Run `workflow` here, as Argo would, and write `runs_dir/<name>/summary.json`.
+
+    `workflow` is a Hera `Workflow`, a built model, a dict, or the path of a rendered YAML
+    file (which may also hold the WorkflowTemplates its `templateRef`s use; `templates`
+    can give more). `parameters` override the workflow's arguments. At most
+    `parallelism` task processes run at once (default: the number of CPUs, further
+    limited by the workflow's own `parallelism`). Script tasks run with `work_dir`
+    (default: the current directory) as working directory and on `PYTHONPATH`; container
+    tasks need docker or podman (`container_runtime`: name or path; "none" disables them),
+    unless `stub_containers` marks them done without running them. `volume_dir`, if
+    given, is created and passed to tasks as `HERA_UTILS_VOLUME_DIR`. `progress` is
+    `auto`, `live`, `plain` or `quiet`.
+
+    Returns a `LocalRunResult`; a failed run is not an exception (`succeeded` is False).
+    Raises `ConfigurationError` before anything runs if the workflow or the options cannot
+    be used, naming the template and the feature.
+    """
+    if progress not in PROGRESS_MODES:
+        raise ConfigurationError(f"progress must be one of {', '.join(PROGRESS_MODES)}, "
+                                 f"not {progress!r}")
+    workers = _parallelism(parallelism)
+    model = WorkflowModel(load_workflow(workflow, list(templates)), parameters)
+    model.validate()
+    name = model.generate_name()
+    if not name or "/" in name or name in (".", ".."):
+        raise ConfigurationError(f"the workflow name {name!r} cannot name a run directory")
+    own_limit = _positive(model.spec.get("parallelism"))
+    if own_limit:
+        workers = min(workers, own_limit)
+    run_dir = Path(runs_dir).resolve() / name
+    work = Path(work_dir).resolve() if work_dir is not None else Path.cwd()
+    if not work.is_dir():
+        raise ConfigurationError(f"work_dir {work} is not a directory", setting="work_dir")
+    volume = Path(volume_dir).resolve() if volume_dir is not None else None
+    runtime, runtime_problem = None, ""
+    if model.uses_kind("container") and not stub_containers:
+        runtime, runtime_problem = find_container_runtime(container_runtime)
+    _prepare_run_dir(run_dir)
+    if volume is not None:
+        volume.mkdir(parents=True, exist_ok=True)
+
+    reporter = make_progress(progress)
+    options = RunOptions(run_dir=run_dir, parallelism=workers, work_dir=work,
+                         volume_dir=volume, stub_containers=stub_containers, runtime=runtime,
+                         runtime_problem=runtime_problem)
+    engine = Engine(model, name, options, reporter)
+    reporter.begin(name, _shown(run_dir))
+    for notice in model.notices:
+        reporter.notice(notice)
+    if runtime_problem:
+        reporter.notice(f"container tasks cannot run here: {runtime_problem}")
+
+    phase, message = _drive(engine)
+
+    tasks = task_entries(engine.nodes, engine.root, run_dir)
+    summary_path = run_dir / "summary.json"
+    write_summary(summary_path, workflow=name, phase=phase, started_at=engine.started_at,
+                  finished_at=utc_now(), message=message, tasks=tasks, extra={
+                      "parameters": dict(model.parameters),
+                      "parallelism": workers,
+                      "work_dir": str(work),
+                      "container_runtime": runtime.name if runtime else None,
+                      "stub_containers": stub_containers,
+                  })
+    reporter.end(name, phase, message, _shown(summary_path))
+    return LocalRunResult(name=name, phase=phase, succeeded=phase == SUCCEEDED, tasks=tasks,
+                          run_dir=run_dir, summary_path=summary_path, message=message,
+                          interrupted=engine.interrupted)
+
+
+def _parallelism(value: int | None) -> int:
+    if value is None:
+        return os.cpu_count() or 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"parallelism must be a positive integer, not {value!r}",
+                                 setting="parallelism")
+    return value
+
+
+def _positive(value: Any) -> int | None:
+    try:
+        number = int(str(value))
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the current directory when it is below it (shorter to read)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _prepare_run_dir(run_dir: Path) -> None:
+    """Create the run directory; clear what an earlier run of the same name left in it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for entry in run_dir.iterdir():
+        if entry.is_dir() and entry.name in ("scripts", "outputs"):
+            shutil.rmtree(entry, ignore_errors=True)
+        elif entry.is_file() and (entry.suffix in (".log", ".tmp")
+                                  or entry.name in ("summary.json", "internal-error.txt")):
+            entry.unlink(missing_ok=True)
+
+
+def _drive(engine: Engine) -> tuple[str, str]:
+    """Run the engine on its own event loop: here in the main thread, else in a thread."""
+    try:
+        asyncio.get_running_loop()
+        inside_loop = True  # e.g. a notebook: its loop is busy, use our own thread
+    except RuntimeError:
+        inside_loop = False
+    if not inside_loop and threading.current_thread() is threading.main_thread():
+        return _run_loop(engine, handle_signals=True)
+    outcome: list[tuple[str, str]] = []
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            outcome.append(_run_loop(engine, handle_signals=False))
+        except BaseException as error:  # re-raised in the caller's thread
+            failure.append(error)
+
+    thread = threading.Thread(target=target, name="hera-utils-local-run")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
+def _run_loop(engine: Engine, *, handle_signals: bool) -> tuple[str, str]:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    previous: dict[int, Any] = {}
+    try:
+        if handle_signals:
+            # Ctrl-C (or a SIGTERM) stops the tasks cleanly instead of raising in the
+            # middle of the loop; the summary is still written.
+            for signum, reason in ((signal.SIGINT, "interrupted (SIGINT, Ctrl-C)"),
+                                   (signal.SIGTERM, "terminated (SIGTERM)")):
+                previous[signum] = signal.getsignal(signum)
+                loop.add_signal_handler(signum, engine.interrupt, reason)
+        return loop.run_until_complete(engine.run())
+    finally:
+        for signum, handler in previous.items():
+            loop.remove_signal_handler(signum)
+            signal.signal(signum, handler)
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()

@@ -1,0 +1,126 @@
+"""`{{...}}` substitution, as Argo applies it to templates, tasks and steps.
+
+Argo replaces simple tags (`{{inputs.parameters.x}}`, `{{tasks.a.outputs.result}}`) in the
+JSON text of a template; replacing in every string of the parsed object is equivalent and
+needs no escaping. A tag Argo does not know is left as it is (`allowUnresolved`); a tag that
+names something this run should know (an input, a task, an item...) but cannot resolve is
+an error, so a typo does not reach a task as literal text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+__all__ = [
+    "UnresolvedTagError",
+    "expression_tags",
+    "format_value",
+    "json_text",
+    "substitute",
+    "tags_in",
+]
+
+TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+
+# Tags with these prefixes always name something of the run; unresolved, they are errors.
+_STRICT_PREFIXES = ("inputs.parameters", "tasks.", "steps.", "workflow.parameters",
+                    "workflow.outputs.", "item")
+
+Lookup = Callable[[str], "str | None"]
+
+
+class UnresolvedTagError(ValueError):
+    """A `{{tag}}` that names a value of the run which does not exist (yet)."""
+
+    def __init__(self, tag: str) -> None:
+        super().__init__(f"failed to resolve {{{{{tag}}}}}")
+        self.tag = tag
+
+
+def substitute(value: Any, lookup: Lookup | Mapping[str, str], *, strict: bool = False,
+               strict_prefixes: tuple[str, ...] = _STRICT_PREFIXES) -> Any:
+    """A copy of `value` (str, list, dict, scalars) with its `{{tags}}` replaced.
+
+    `lookup` maps a tag (whitespace stripped) to its value, or None when unknown. With
+    `strict`, an unknown tag starting with one of `strict_prefixes` raises
+    `UnresolvedTagError`; other unknown tags are kept verbatim.
+    """
+    find: Lookup = lookup.get if isinstance(lookup, Mapping) else lookup
+
+    def replace(match: re.Match[str]) -> str:
+        tag = match.group(1).strip()
+        if tag.startswith("="):  # expression tags are refused before the run starts
+            return match.group(0)
+        found = find(tag)
+        if found is not None:
+            return found
+        if strict and _is_strict(tag, strict_prefixes):
+            raise UnresolvedTagError(tag)
+        return match.group(0)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, str):
+            return TAG.sub(replace, node) if "{{" in node else node
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if isinstance(node, dict):
+            return {key: walk(item) for key, item in node.items()}
+        return node
+
+    return walk(value)
+
+
+def _is_strict(tag: str, prefixes: tuple[str, ...]) -> bool:
+    for prefix in prefixes:
+        if prefix.endswith("."):
+            if tag.startswith(prefix):
+                return True
+        elif tag == prefix or tag.startswith(prefix + "."):
+            return True
+    return False
+
+
+def tags_in(value: Any) -> list[str]:
+    """Every `{{tag}}` (stripped) found in the strings of `value`, in order."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, str):
+            found.extend(match.group(1).strip() for match in TAG.finditer(node))
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            for item in node.values():
+                walk(item)
+
+    walk(value)
+    return found
+
+
+def expression_tags(value: Any) -> list[str]:
+    """The `{{=expression}}` tags of `value` (not supported by the local runner)."""
+    return [tag for tag in tags_in(value) if tag.startswith("=")]
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON with sorted keys, as Go's `json.Marshal` writes maps."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def format_value(value: Any) -> str:
+    """A JSON value as Argo prints it into a string: Go's `%v` for scalars, JSON otherwise."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if value is None:
+        return "null"
+    return json_text(value)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 from hera.workflows import DAG, Script, Workflow
 
+from hera_utils.cluster import KubernetesCluster, k8s_cluster
 from hera_utils.environment import ExperimentEnvironment
 from hera_utils.errors import ConfigurationError, NotFoundError
+from hera_utils.settings import parse_arguments
 
 FULL = ExperimentEnvironment(
     namespace="experiments",
@@ -20,39 +23,36 @@ FULL = ExperimentEnvironment(
 )
 
 
-class RecordingCluster:
-    """A cluster that knows some volume claims and ConfigMaps (what assert_on asks)."""
-
-    def __init__(self, claims: set[str], configmaps: set[str]) -> None:
-        self.claims, self.configmaps = claims, configmaps
-        self.asked: list[str] = []
-
-    def assert_volume_claim(self, name: str) -> None:
-        self.asked.append(f"claim:{name}")
-        if name not in self.claims:
-            raise NotFoundError(f"volume claim {name!r} not found", hint="create it")
-
-    def assert_configmap(self, name: str) -> None:
-        self.asked.append(f"configmap:{name}")
-        if name not in self.configmaps:
-            raise NotFoundError(f"ConfigMap {name!r} not found")
+@pytest.fixture
+def cluster(emulated_env) -> KubernetesCluster:
+    """The emulated cluster: volume claim `data` and ConfigMap `proxy` in `experiments`."""
+    return k8s_cluster(parse_arguments([]))
 
 
-def test_assert_on_checks_the_claim_and_configmap() -> None:
-    cluster = RecordingCluster({"data"}, {"proxy"})
+def test_assert_on_accepts_an_existing_claim_and_configmap(cluster: KubernetesCluster) -> None:
     FULL.assert_on(cluster)
-    assert cluster.asked == ["claim:data", "configmap:proxy"]
 
 
-def test_assert_on_reports_a_missing_claim() -> None:
-    with pytest.raises(NotFoundError, match="data"):
-        FULL.assert_on(RecordingCluster(set(), {"proxy"}))
+def test_assert_on_reports_a_missing_claim(cluster: KubernetesCluster) -> None:
+    environment = dataclasses.replace(FULL, volume_claim="no-such-claim")
+    with pytest.raises(NotFoundError, match="no-such-claim"):
+        environment.assert_on(cluster)
 
 
-def test_assert_on_checks_nothing_that_is_not_used() -> None:
-    cluster = RecordingCluster(set(), set())
-    ExperimentEnvironment(namespace="experiments").assert_on(cluster)
-    assert cluster.asked == []
+def test_assert_on_reports_a_missing_configmap(cluster: KubernetesCluster) -> None:
+    environment = dataclasses.replace(FULL, configmap="no-such-map")
+    with pytest.raises(NotFoundError, match="no-such-map"):
+        environment.assert_on(cluster)
+
+
+def test_assert_on_asks_only_about_what_is_used(emulated_env, cluster: KubernetesCluster) -> None:
+    emulated_env.k8s.requests.clear()
+    ExperimentEnvironment(namespace="experiments", volume_claim="data", mount_path="/d").assert_on(
+        cluster
+    )
+    asked = emulated_env.k8s.requests.paths()
+    assert any("persistentvolumeclaims/data" in path for path in asked)
+    assert not any("configmaps" in path for path in asked)
 
 
 def test_prints_as_json() -> None:
@@ -78,7 +78,6 @@ def test_a_claim_needs_an_absolute_mount_path() -> None:
 
 def test_paths_on_the_volume_follow_the_mount_path() -> None:
     assert FULL.on_volume("exp/compute") == "/data/exp/compute"
-
 
 
 def test_a_local_run_sees_the_volume_in_a_local_directory(tmp_path) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import copy
 import re
-import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -405,7 +404,7 @@ class KubernetesEmulator(Emulator):
             )
         lifetime = min(float(requested), float(self.token_ttl_seconds))
         audiences = spec.get("audiences") or [DEFAULT_AUDIENCE]
-        now = time.time()
+        now = self.tokens.clock()
         expires_at = now + lifetime
         user = service_account_user(namespace, name)
         token = jwt_shaped_token(

@@ -12,7 +12,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 ALL_NAMESPACES = "*"
@@ -38,9 +38,14 @@ class Identity:
 
 
 class TokenRegistry:
-    """Thread-safe table of valid bearer tokens and the identities they stand for."""
+    """Thread-safe table of valid bearer tokens and the identities they stand for.
 
-    def __init__(self) -> None:
+    `clock` (epoch seconds) decides expiry; tests may replace it to expire tokens at once
+    instead of sleeping.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
         self._lock = threading.Lock()
         self._identities: dict[str, Identity] = {}
 
@@ -71,7 +76,7 @@ class TokenRegistry:
             return None
         with self._lock:
             identity = self._identities.get(token)
-        if identity is None or identity.expired():
+        if identity is None or identity.expired(self.clock()):
             return None
         return identity
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -55,6 +56,27 @@ def cluster(emulated_cluster: EmulatedCluster) -> Iterator[EmulatedCluster]:
     yield emulated_cluster
     assert emulated_cluster.k8s.errors == []
     assert emulated_cluster.argo.errors == []
+
+
+class FakeClock:
+    """A clock for the token registry that only moves when told to."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(cluster: EmulatedCluster) -> FakeClock:
+    """A fake clock driving the expiry of the cluster's tokens."""
+    fake = FakeClock()
+    cluster.tokens.clock = fake
+    return fake
 
 
 @pytest.fixture

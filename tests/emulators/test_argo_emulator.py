@@ -1,7 +1,5 @@
 """The Argo Server emulator, seen through Hera's WorkflowsService and plain requests."""
 
-import time
-
 import pytest
 import requests
 from hera.exceptions import AlreadyExists, BadRequest, Forbidden, NotFound, Unauthorized
@@ -104,13 +102,13 @@ def test_a_bare_token_without_bearer_is_rejected(cluster):
     assert answer.status_code == 401
 
 
-def test_an_sso_token_is_accepted_with_its_v2_prefix(cluster, argo_service):
-    cluster.tokens.add("v2:sso-bob", user="bob", namespaces={"*"}, expires_at=time.time() + 60)
+def test_an_sso_token_is_accepted_with_its_v2_prefix(cluster, argo_service, clock):
+    cluster.tokens.add("v2:sso-bob", user="bob", namespaces={"*"}, expires_at=clock.now + 60)
     assert argo_service(token="Bearer v2:sso-bob").list_workflows().items is None
 
 
-def test_an_expired_sso_token_is_rejected(cluster, argo_service):
-    cluster.tokens.add("v2:old", user="bob", namespaces={"*"}, expires_at=time.time() - 1)
+def test_an_expired_sso_token_is_rejected(cluster, argo_service, clock):
+    cluster.tokens.add("v2:old", user="bob", namespaces={"*"}, expires_at=clock.now - 1)
     with pytest.raises(Unauthorized):
         argo_service(token="Bearer v2:old").list_workflows()
 
@@ -133,10 +131,10 @@ def test_kubernetes_rbac_governs_the_argo_server_too(cluster, argo_service):
         _submit(argo_service(), _dag_workflow())
 
 
-def test_token_request_tokens_work_until_they_expire(cluster, k8s_api, argo_service):
+def test_token_request_tokens_work_until_they_expire(cluster, k8s_api, argo_service, clock):
     from kubernetes import client
 
-    cluster.k8s.token_ttl_seconds = 0.3
+    cluster.k8s.token_ttl_seconds = 60
     answer = client.CoreV1Api(k8s_api).create_namespaced_service_account_token(
         "argo-workflow",
         "experiments",
@@ -145,7 +143,7 @@ def test_token_request_tokens_work_until_they_expire(cluster, k8s_api, argo_serv
     service = argo_service(token=answer.status.token)
     assert service.list_workflows().items is None
     assert cluster.argo.requests[-1].user == "system:serviceaccount:experiments:argo-workflow"
-    time.sleep(0.4)
+    clock.advance(61)
     with pytest.raises(Unauthorized):
         service.list_workflows()
 

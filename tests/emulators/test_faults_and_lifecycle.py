@@ -156,8 +156,10 @@ def test_stop_returns_promptly_while_a_request_hangs(hera_utils_ca):
 
     caller = threading.Thread(target=call)
     caller.start()
-    while not len(emulator.requests):
-        time.sleep(0.01)
+    deadline = time.monotonic() + 5
+    while not len(emulator.requests) and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the request has reached the server and hangs there
+    assert len(emulator.requests) == 1
     started = time.monotonic()
     emulator.stop()
     assert time.monotonic() - started < 1.5

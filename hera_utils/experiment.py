@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -46,17 +47,17 @@ DEFAULT_POLL_INTERVAL = 5.0
 LOCAL_VOLUME_DIR = "local-volume"
 RUNS_DIR = "runs"
 
-# Which subcommand each option belongs to: an option given to another one is a usage error.
-_COMMAND_OF_OPTION = {
-    "output": "render",
-    "json": "check",
-    "wait": "submit",
-    "wait_timeout": "submit",
-    "poll_interval": "submit",
-    "volume_dir": "local",
-    "runs_dir": "submit or local",
-    "parallelism": "local",
-    "stub_containers": "local",
+# Which subcommands each option belongs to: an option given to another one is a usage error.
+_COMMANDS_OF_OPTION: dict[str, tuple[str, ...]] = {
+    "output": ("render",),
+    "json": ("check",),
+    "wait": ("submit",),
+    "wait_timeout": ("submit",),
+    "poll_interval": ("submit",),
+    "runs_dir": ("submit", "local"),
+    "volume_dir": ("local",),
+    "parallelism": ("local",),
+    "stub_containers": ("local",),
 }
 
 
@@ -155,17 +156,21 @@ def parse_args(
     """Parse an experiment's command line; refuse options of another subcommand."""
     p = parser(commands, description=description, defaults=defaults)
     args = p.parse_args(argv)
-    for option, command in _COMMAND_OF_OPTION.items():
-        if args.command not in command.split(" or ") and getattr(args, option) != p.get_default(
-            option
-        ):
+    for option, owners in _COMMANDS_OF_OPTION.items():
+        if args.command not in owners and getattr(args, option) != p.get_default(option):
             flag = "--" + option.replace("_", "-")
             raise ConfigurationError(
-                f"{flag} applies to '{command}', not to '{args.command}'",
+                f"{flag} applies to {' and '.join(owners)}, not to {args.command}",
                 hint="see main.py --help for the options of each subcommand",
             )
-    if args.parallelism is not None and args.parallelism < 1:
-        raise ConfigurationError("--parallelism must be at least 1", setting="parallelism")
+    for option, value in (
+        ("parallelism", args.parallelism),
+        ("wait_timeout", args.wait_timeout),
+        ("poll_interval", args.poll_interval),
+    ):
+        if value is not None and value <= 0:
+            flag = "--" + option.replace("_", "-")
+            raise ConfigurationError(f"{flag} must be positive, not {value:g}", setting=option)
     return args
 
 
@@ -183,8 +188,6 @@ def render(workflow: Workflow, output: str | None = None) -> int:
 
 def check(args: Settings, *, as_json: bool = False) -> int:
     """Run the access checks (as `hera-utils doctor`), print them, return their exit code."""
-    import json
-
     from hera_utils.checks import run_checks
 
     report = run_checks(args)

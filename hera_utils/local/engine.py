@@ -88,6 +88,7 @@ class Engine:
         self._slots: asyncio.Semaphore | None = None
         self._containers = 0
         self._noticed: set[str] = set()
+        self._run_notes: list[str] = []  # added to the message of a failed run
 
     # ------------------------------------------------------------------ the run
 
@@ -159,7 +160,23 @@ class Engine:
             stubbed = sum(1 for node in self.nodes if node.stubbed)
             note = f"{stubbed} container task(s) stubbed, not run" if stubbed else ""
             return SUCCEEDED, note
-        return (root.phase if root.phase in FAILED_OR_ERROR else FAILED), root.message
+        phase = root.phase if root.phase in FAILED_OR_ERROR else FAILED
+        cause = self._first_failure()
+        if cause is None or cause is root:
+            message = root.message
+        elif cause.message:
+            message = f"{cause.display_name}: {cause.message}"
+        else:
+            message = f"{cause.display_name} {cause.phase.lower()}"
+        return phase, "; ".join([message, *self._run_notes])
+
+    def _first_failure(self) -> Node | None:
+        """The task that failed first: the root cause a workflow's message should name."""
+        failures = [node for node in self.nodes
+                    if node.failed_or_error and node.attempt_of is None
+                    and node.type in ("Pod", "Retry", "Skipped", "Suspend")]
+        return min(failures, key=lambda node: node.finished_at or self.started_at,
+                   default=None)
 
     async def _run_exit_handler(self, phase: str, message: str) -> tuple[str, str]:
         # The exit handler sees the workflow's status and failures (docs/variables.md,
@@ -371,6 +388,8 @@ class Engine:
             node.finish(failed_fast.phase,
                         f"child '{failed_fast.display_name}' {failed_fast.phase.lower()}"
                         f" and failFast is set; {len(not_started)} task(s) not started")
+            self._run_notes.append(f"failFast: {len(not_started)} task(s) of "
+                                   f"'{node.display_name}' not started")
             return
         phase, culprit = _assess_dag(plan, tasks, finished)
         if phase != SUCCEEDED:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import TextIO
 
 from .nodes import FAILED_OR_ERROR, OMITTED, SKIPPED, SUCCEEDED, Node
@@ -85,8 +86,15 @@ def _label(node: Node) -> str:
     return node.display_name
 
 
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def _failure_line(node: Node) -> str:
-    log = f"  log: {node.logs[-1]}" if node.logs else ""
+    log = f"  log: {_shown(node.logs[-1])}" if node.logs else ""
     return f"  x {_label(node)}: {node.phase}{': ' + node.message if node.message else ''}{log}"
 
 

@@ -478,7 +478,8 @@ def test_fail_fast_starts_nothing_new_after_a_failure_and_fails_the_dag(run):
     assert result.phase == "Failed"
     # B was running: it finishes; C would start after B, and is never started.
     assert phases(result) == {"A": "Failed", "B": "Succeeded"}
-    assert "failFast" in result.message and "1 task(s) not started" in result.message
+    assert result.message == "A: Error (exit code 3); failFast: 1 task(s) of " \
+        f"'{result.name}' not started"
 
 
 def test_without_fail_fast_the_other_branches_run_to_completion(run):

@@ -1,0 +1,198 @@
+"""The runner's own behaviour: environment, limits, inputs, outputs, progress, entry points."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from localrun_helpers import phases, summary_of
+
+from hera_utils.local import executors, run_locally
+from hera_utils.local.progress import make_progress
+
+
+def _script(name: str, source: str, *, command: str = "python", **extra: Any) -> dict[str, Any]:
+    return {"name": name, "script": {"image": "python:3.11", "command": [command],
+                                     "source": source}, **extra}
+
+
+def _workflow(tasks: list[dict[str, Any]], *templates: dict[str, Any],
+              **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+            "metadata": {"generateName": "behaviour-"},
+            "spec": {"entrypoint": "main", "templates": [{"name": "main", "dag": {"tasks": tasks}},
+                                                         *templates], **spec}}
+
+
+def test_tasks_see_their_env_the_volume_dir_and_import_from_the_work_dir(run, tmp_path):
+    (tmp_path / "experiment_helpers.py").write_text("VALUE = 'imported'\n")
+    template = _script("show", "import os, experiment_helpers\n"
+                               "print(os.environ['MODE'], os.environ['HERA_UTILS_VOLUME_DIR'],"
+                               " experiment_helpers.VALUE, os.getcwd())")
+    template["script"]["env"] = [{"name": "MODE", "value": "fast"}]
+    volume = tmp_path / "local-volume"
+
+    result = run(_workflow([{"name": "show", "template": "show"}], template),
+                 volume_dir=volume)
+
+    assert result.task("show").result == f"fast {volume} imported {tmp_path}"
+    assert volume.is_dir()
+
+
+def test_a_bash_script_runs_with_bash_and_its_args(run):
+    template = _script("greet", 'echo "args: $# shell: ${BASH_VERSION:+bash}"', command="bash")
+
+    result = run(_workflow([{"name": "greet", "template": "greet"}], template))
+
+    assert result.task("greet").result == "args: 0 shell: bash"
+    assert (result.run_dir / "scripts" / "greet.sh").exists()
+
+
+def test_the_result_keeps_the_last_256_kb_of_stdout(run):
+    template = _script("chatty", "import sys\nsys.stdout.write('a' * 300000 + 'END\\n')")
+
+    result = run(_workflow([{"name": "chatty", "template": "chatty"}], template))
+
+    text = result.task("chatty").result
+    assert len(text) == executors.RESULT_LIMIT and text.endswith("aEND")
+    assert result.task("chatty").log.stat().st_size == 300004  # the log keeps everything
+
+
+def test_the_workflow_parallelism_caps_the_run_parallelism(run):
+    sleeper = _script("nap", "import time\ntime.sleep(0.3)")
+    tasks = [{"name": f"nap-{i}", "template": "nap"} for i in range(3)]
+
+    result = run(_workflow(tasks, sleeper, parallelism=1), parallelism=3)
+
+    spans = sorted((task.started_at, task.finished_at) for task in result.tasks)
+    assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(spans))
+    assert summary_of(result)["parallelism"] == 1
+
+
+def test_tasks_run_concurrently_up_to_the_parallelism(run):
+    sleeper = _script("nap", "import time\ntime.sleep(0.5)")
+    tasks = [{"name": f"nap-{i}", "template": "nap"} for i in range(2)]
+
+    result = run(_workflow(tasks, sleeper), parallelism=2)
+
+    first, second = result.tasks
+    assert first.started_at < second.finished_at and second.started_at < first.finished_at
+
+
+def test_a_missing_input_errors_the_task_and_names_the_parameter(run):
+    template = _script("needs", "print('{{inputs.parameters.size}}')",
+                       inputs={"parameters": [{"name": "size"}]})
+
+    result = run(_workflow([{"name": "needs", "template": "needs"}], template))
+
+    assert phases(result) == {"needs": "Error"}
+    assert result.task("needs").message == "inputs.parameters.size was not supplied"
+
+
+def test_a_non_json_with_param_errors_the_task(run):
+    template = _script("say", "print(1)")
+    task = {"name": "loop", "template": "say", "withParam": "not a list"}
+
+    result = run(_workflow([task], template))
+
+    assert phases(result) == {"loop": "Error"}
+    assert "withParam value could not be parsed as a JSON list" in result.task("loop").message
+
+
+def test_retry_policy_on_error_does_not_retry_a_failure(run):
+    template = _script("fails", "import sys\nsys.exit(1)",
+                       retryStrategy={"limit": 3, "retryPolicy": "OnError"})
+
+    result = run(_workflow([{"name": "fails", "template": "fails"}], template))
+
+    assert (result.task("fails").phase, result.task("fails").attempts) == ("Failed", 1)
+
+
+def test_a_suspend_template_is_a_notice_and_succeeds(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    suspend = {"name": "approve", "suspend": {"duration": "10m"}}
+    out = io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+
+    result = run_locally(_workflow([{"name": "approve", "template": "approve"}], suspend),
+                         runs_dir=tmp_path / "runs", progress="plain")
+
+    assert phases(result) == {"approve": "Succeeded"}
+    assert "note: suspend approve (duration 10m): not waiting in a local run" in out.getvalue()
+
+
+def test_the_name_is_generate_name_plus_five_characters_of_kubernetes_alphabet(run):
+    result = run(_workflow([{"name": "t", "template": "say"}], _script("say", "print(1)")))
+
+    assert re.fullmatch(r"behaviour-[bcdfghjklmnpqrstvwxz2456789]{5}", result.name)
+    assert result.run_dir == Path.cwd() / "runs" / result.name
+
+
+def test_a_workflow_can_be_given_as_json_file_or_hera_model(run, tmp_path):
+    from hera.workflows import DAG, Workflow, script
+
+    @script()
+    def ping():
+        print("pong")
+
+    with Workflow(name="from-model", entrypoint="main") as workflow, DAG(name="main"):
+        ping()
+    path = tmp_path / "workflow.json"
+    path.write_text(json.dumps(workflow.to_dict()))
+
+    assert run(workflow.build()).task("ping").result == "pong"
+    assert run(path).task("ping").result == "pong"
+
+
+def test_run_locally_works_from_inside_a_running_event_loop(run):
+    workflow = _workflow([{"name": "t", "template": "say"}], _script("say", "print('ok')"))
+
+    async def notebook_cell():
+        return run(workflow)
+
+    result = asyncio.run(notebook_cell())
+
+    assert result.task("t").result == "ok"
+
+
+def test_plain_progress_prints_one_line_per_event_and_the_end():
+    stream = io.StringIO()
+    progress = make_progress("auto", stream)  # a StringIO is no terminal: plain lines
+    progress.begin("wf-1", "runs/wf-1")
+    progress.end("wf-1", "Succeeded", "", "runs/wf-1/summary.json")
+
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "local run wf-1 -> runs/wf-1"
+    assert lines[1].startswith("wf-1 Succeeded in ")
+    assert lines[-1] == "  summary: runs/wf-1/summary.json"
+
+
+def test_live_progress_redraws_one_status_line(run, monkeypatch):
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stdout", stream)
+    sleeper = _script("nap", "import time\ntime.sleep(0.3)")
+
+    run(_workflow([{"name": f"n{i}", "template": "nap"} for i in range(2)], sleeper),
+        progress="live")
+
+    text = stream.getvalue()
+    assert "\r\x1b[K[behaviour-" in text
+    assert "running 2" in text or "running 1" in text
+    assert "pending 0 | running 0 | done 2 | failed 0" in text
+
+
+@pytest.mark.parametrize("mode", ["quiet"])
+def test_quiet_progress_prints_nothing(run, monkeypatch, mode):
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stdout", stream)
+
+    run(_workflow([{"name": "t", "template": "say"}], _script("say", "print(1)")),
+        progress=mode)
+
+    assert stream.getvalue() == ""

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import re
+import subprocess
 import time
 import traceback
 import uuid
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,10 +85,15 @@ class Engine:
         self.interrupted = False
         self._stop_message = ""  # set when the run is being stopped (Ctrl-C, deadline)
         self._stopping_task: asyncio.Future[Any] | None = None
-        self._processes: list[asyncio.subprocess.Process] = []
+        self._processes: list[subprocess.Popen[bytes]] = []
+        # One thread per running task follows its process; threads are reused.
+        self._workers = ThreadPoolExecutor(max_workers=options.parallelism + 2,
+                                           thread_name_prefix="hera-utils-local")
         self._path_locks: dict[str, asyncio.Lock] = {}
         self._log_names: set[str] = set()
+        self._scripts: set[Path] = set()
         self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._containers = 0
         self._noticed: set[str] = set()
         self._run_notes: list[str] = []  # added to the message of a failed run
@@ -94,28 +102,36 @@ class Engine:
 
     async def run(self) -> tuple[str, str]:
         """Run the entrypoint, then the exit handler; return (phase, message)."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._slots = asyncio.Semaphore(self.options.parallelism)
         self.options.run_dir.mkdir(parents=True, exist_ok=True)
         ticker = asyncio.ensure_future(self._tick())
-        main = asyncio.ensure_future(self._run_entrypoint())
-        self._stopping_task = main
-        deadline = _seconds(self.model.spec.get("activeDeadlineSeconds"))
-        timer = loop.call_later(deadline, self._deadline_exceeded) if deadline else None
         try:
-            # A stop request (Ctrl-C, deadline) cancels `main`; its nodes record why.
-            with contextlib.suppress(asyncio.CancelledError):
-                await main
+            main = asyncio.ensure_future(self._run_entrypoint())
+            self._stopping_task = main
+            deadline = _seconds(self.model.spec.get("activeDeadlineSeconds"))
+            timer = loop.call_later(deadline, self._deadline_exceeded) if deadline else None
+            try:
+                # A stop request (Ctrl-C, deadline) cancels `main`; its nodes record why.
+                with contextlib.suppress(asyncio.CancelledError):
+                    await main
+            finally:
+                if timer is not None:
+                    timer.cancel()
+            phase, message = self._workflow_phase()
+            if self.model.on_exit and not self.interrupted:
+                phase, message = await self._run_exit_handler(phase, message)
+            return phase, message
         finally:
-            if timer is not None:
-                timer.cancel()
-        phase, message = self._workflow_phase()
-        if self.model.on_exit and not self.interrupted:
-            phase, message = await self._run_exit_handler(phase, message)
-        ticker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ticker
-        return phase, message
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            self._workers.shutdown(wait=False)
+
+    def interrupt_threadsafe(self, reason: str) -> None:
+        """`interrupt` from another thread than the run's (its loop does the work)."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.interrupt, reason)
 
     def interrupt(self, reason: str) -> None:
         """Stop the run now (Ctrl-C); a second call kills the task processes outright."""
@@ -591,7 +607,7 @@ class Engine:
                 state = "running"
                 outcome = await executors.run_process(
                     launch.argv, env=launch.env, cwd=launch.cwd, log_path=log_path,
-                    timeout=deadline, on_kill=self._processes)
+                    workers=self._workers, timeout=deadline, live=self._processes)
                 if kind == "container":
                     await self._container_outputs(launch)
         except asyncio.CancelledError:
@@ -657,7 +673,7 @@ class Engine:
             env_vars["HERA_UTILS_VOLUME_DIR"] = str(self.options.volume_dir)
         if kind == "script":
             launch.env = self._script_environment(env_vars)
-            launch.argv = self._script_command(spec, log_base)
+            launch.argv = self._script_command(spec, _file_name(node.template_name or "script"))
         else:
             launch.env = {**os.environ}
             launch.argv, launch.container_name = self._container_command(node, spec, env_vars)
@@ -674,18 +690,22 @@ class Engine:
         env.setdefault("PYTHONUNBUFFERED", "1")  # logs show progress as it happens
         return env
 
-    def _script_command(self, spec: dict[str, Any], log_base: str) -> list[str]:
+    def _script_command(self, spec: dict[str, Any], template_name: str) -> list[str]:
         command = [str(word) for word in spec.get("command") or []]
         if not command:
             raise _NodeError("the script template has no command (e.g. [python] or [bash])")
         program = os.path.basename(command[0])
         suffix = ".py" if executors.python_interpreter(program) != program else \
             ".sh" if program in _SHELLS else ""
-        scripts = self.options.run_dir / "scripts"
-        scripts.mkdir(exist_ok=True)
-        # Argo writes the source to a file and appends its path to the command line.
-        script = scripts / f"{log_base}{suffix}"
-        script.write_text(str(spec.get("source", "")), encoding="utf-8")
+        # Argo writes the source to a file and appends its path to the command line. Files
+        # are named by content: the many tasks of a loop often share one resolved source.
+        source = str(spec.get("source", ""))
+        digest = hashlib.sha1(source.encode("utf-8")).hexdigest()[:12]
+        script = self.options.run_dir / "scripts" / f"{template_name}-{digest}{suffix}"
+        if script not in self._scripts:
+            script.parent.mkdir(exist_ok=True)
+            script.write_text(source, encoding="utf-8")
+            self._scripts.add(script)
         args = [str(word) for word in spec.get("args") or []]
         return [executors.python_interpreter(command[0]), *command[1:], *args, str(script)]
 
@@ -948,6 +968,10 @@ class _Launch:
             return Path(local_path).read_text(encoding="utf-8", errors="replace")
         except OSError:
             return None
+
+
+def _file_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text)[:100] or "script"
 
 
 def _stat(path: str) -> tuple[int, int, int] | None:

@@ -12,12 +12,16 @@ import asyncio
 import contextlib
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "RESULT_LIMIT",
@@ -79,79 +83,89 @@ class _Tail:
 
 
 async def run_process(argv: list[str], *, env: dict[str, str], cwd: str, log_path: Path,
-                      timeout: float | None = None,
-                      on_kill: list[asyncio.subprocess.Process] | None = None) -> ProcessOutcome:
+                      workers: ThreadPoolExecutor, timeout: float | None = None,
+                      live: list[subprocess.Popen[bytes]] | None = None) -> ProcessOutcome:
     """Run `argv` to its end, logging to `log_path`; kill it at `timeout` seconds.
 
-    Cancellation (Ctrl-C, workflow deadline) terminates the process group, waits for it
-    and re-raises. `on_kill`, if given, lists the live processes (for a forced stop).
+    A pooled worker thread (from `workers`) copies the process's stdout and waits for it,
+    so that starting a task costs no new thread. Cancellation (Ctrl-C, workflow deadline)
+    terminates the process group, waits for it and re-raises. `live`, if given, lists the
+    running processes (for a forced stop).
     """
+    loop = asyncio.get_running_loop()
     with open(log_path, "ab", buffering=0) as log:
         try:
-            process = await asyncio.create_subprocess_exec(
-                *argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
-                cwd=cwd, env=env, start_new_session=True)
+            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=log, cwd=cwd, env=env, start_new_session=True)
         except OSError as error:
             message = f"cannot start {argv[0]}: {error.strerror or error}"
             log.write((message + "\n").encode())
             return ProcessOutcome(exit_code=None, start_error=message)
-        if on_kill is not None:
-            on_kill.append(process)
+        if live is not None:
+            live.append(process)
         tail = _Tail(RESULT_LIMIT)
-        reader = asyncio.ensure_future(_pump(process, log, tail))
+        finished = loop.run_in_executor(workers, _drain_and_wait, process, log, tail)
         timed_out = False
         try:
             try:
-                await asyncio.wait_for(process.wait(), timeout)
+                await asyncio.wait_for(asyncio.shield(finished), timeout)
             except asyncio.TimeoutError:
                 timed_out = True
-                await _stop(process)
+                await _stop(process, finished)
         except asyncio.CancelledError:
-            await _stop(process)
-            await _finish_reading(reader)
+            await _stop(process, finished)
             raise
         finally:
-            if on_kill is not None and process in on_kill:
-                on_kill.remove(process)
-        # When the main process ends, its container would end too: stop what it left behind.
-        _signal_group(process, signal.SIGKILL)
-        await _finish_reading(reader)
+            if live is not None and process in live:
+                live.remove(process)
         return ProcessOutcome(exit_code=_exit_code(process.returncode), stdout=tail.value(),
                               timed_out=timed_out)
 
 
-async def _pump(process: asyncio.subprocess.Process, log: object, tail: _Tail) -> None:
+def _drain_and_wait(process: subprocess.Popen[bytes], log: Any, tail: _Tail) -> None:
+    """Copy stdout to the log and the tail until it closes, then reap the process."""
     assert process.stdout is not None
-    while chunk := await process.stdout.read(65536):
-        log.write(chunk)  # type: ignore[attr-defined]
-        tail.add(chunk)
+    descriptor = process.stdout.fileno()
+    exited_at: float | None = None
+    try:
+        while True:
+            ready, _, _ = select.select([descriptor], [], [], 0.2)
+            if ready:
+                chunk = os.read(descriptor, 65536)
+                if not chunk:
+                    break
+                log.write(chunk)
+                tail.add(chunk)
+                continue
+            if exited_at is None and process.poll() is not None:
+                # When the main process ends, its container would end too: stop what it
+                # left behind, which may still hold stdout open.
+                exited_at = time.monotonic()
+                _signal_group(process, signal.SIGKILL)
+            elif exited_at is not None and time.monotonic() - exited_at > 2.0:
+                break  # a process that left the group holds stdout: stop reading
+    finally:
+        process.stdout.close()
+        process.wait()
+        _signal_group(process, signal.SIGKILL)
 
 
-async def _finish_reading(reader: asyncio.Future[None]) -> None:
-    # A grandchild that left the process group may hold stdout open: do not wait forever.
-    with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-        await asyncio.wait_for(asyncio.shield(reader), 2.0)
-    if not reader.done():
-        reader.cancel()
-
-
-def _signal_group(process: asyncio.subprocess.Process, signum: int) -> None:
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signum)
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
+async def _stop(process: subprocess.Popen[bytes], finished: asyncio.Future[None]) -> None:
     """SIGTERM the process group, then SIGKILL it if it is still there after a grace period."""
     _signal_group(process, signal.SIGTERM)
     try:
-        await asyncio.wait_for(asyncio.shield(process.wait()), TERMINATE_GRACE)
+        await asyncio.wait_for(asyncio.shield(finished), TERMINATE_GRACE)
     except asyncio.TimeoutError:
         _signal_group(process, signal.SIGKILL)
-        await process.wait()
-    _signal_group(process, signal.SIGKILL)
+        await finished
 
 
-def force_kill(processes: list[asyncio.subprocess.Process]) -> None:
+def force_kill(processes: list[subprocess.Popen[bytes]]) -> None:
     """SIGKILL every listed process group now (a second Ctrl-C)."""
     for process in list(processes):
         _signal_group(process, signal.SIGKILL)

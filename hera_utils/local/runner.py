@@ -6,24 +6,24 @@ that owns Ctrl-C for the duration of the run, then summarised (`summary`).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hera_utils.errors import ConfigurationError
 
-from .engine import Engine, RunOptions
-from .executors import find_container_runtime
 from .loader import load_workflow
 from .model import WorkflowModel
 from .nodes import SUCCEEDED, utc_now
 from .progress import PROGRESS_MODES, make_progress
 from .summary import LocalRunResult, task_entries, write_summary
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 __all__ = ["run_locally"]
 
@@ -58,6 +58,10 @@ def run_locally(
     Raises `ConfigurationError` before anything runs if the workflow or the options cannot
     be used, naming the template and the feature.
     """
+    # asyncio and the engine load only when a run starts: importing this package stays cheap.
+    from .engine import Engine, RunOptions
+    from .executors import find_container_runtime
+
     if progress not in PROGRESS_MODES:
         raise ConfigurationError(f"progress must be one of {', '.join(PROGRESS_MODES)}, "
                                  f"not {progress!r}")
@@ -149,6 +153,8 @@ def _prepare_run_dir(run_dir: Path) -> None:
 
 def _drive(engine: Engine) -> tuple[str, str]:
     """Run the engine on its own event loop: here in the main thread, else in a thread."""
+    import asyncio
+
     try:
         asyncio.get_running_loop()
         inside_loop = True  # e.g. a notebook: its loop is busy, use our own thread
@@ -167,13 +173,19 @@ def _drive(engine: Engine) -> tuple[str, str]:
 
     thread = threading.Thread(target=target, name="hera-utils-local-run")
     thread.start()
-    thread.join()
+    while thread.is_alive():
+        try:
+            thread.join(0.2)
+        except KeyboardInterrupt:  # e.g. a notebook's interrupt: stop the tasks cleanly
+            engine.interrupt_threadsafe("interrupted (KeyboardInterrupt)")
     if failure:
         raise failure[0]
     return outcome[0]
 
 
 def _run_loop(engine: Engine, *, handle_signals: bool) -> tuple[str, str]:
+    import asyncio
+
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     previous: dict[int, Any] = {}

@@ -51,7 +51,9 @@ def test_a_bash_script_runs_with_bash_and_its_args(run):
     result = run(_workflow([{"name": "greet", "template": "greet"}], template))
 
     assert result.task("greet").result == "args: 0 shell: bash"
-    assert (result.run_dir / "scripts" / "greet.sh").exists()
+    scripts = list((result.run_dir / "scripts").iterdir())
+    assert [script.suffix for script in scripts] == [".sh"]
+    assert scripts[0].name.startswith("greet-")
 
 
 def test_the_result_keeps_the_last_256_kb_of_stdout(run):

@@ -282,6 +282,7 @@ class Engine:
                 if max_duration is not None and \
                         time.monotonic() - first_start + delay > max_duration:
                     break
+                self.progress.task_retrying(child, delay)
                 if delay:
                     await asyncio.sleep(delay)
                 attempt += 1

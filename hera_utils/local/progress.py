@@ -25,6 +25,7 @@ class Progress:
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
         self.pending = self.running = self.done = self.failed = self.skipped = 0
+        self.retried = 0
         self.started = time.monotonic()
 
     # Events; subclasses print, the counts are kept here.
@@ -57,6 +58,11 @@ class Progress:
         elif node.phase in (SKIPPED, OMITTED):
             self.skipped += 1
 
+    def task_retrying(self, node: Node, delay: float) -> None:
+        """A failed attempt will be retried (after `delay` seconds): it is not a failure yet."""
+        self.failed -= 1
+        self.retried += 1
+
     def tick(self) -> None:
         """Called a few times a second while the run goes on."""
 
@@ -72,7 +78,8 @@ class Progress:
         """The one-line tally."""
         text = (f"pending {self.pending} | running {self.running} | done {self.done} | "
                 f"failed {self.failed}")
-        return text + (f" | skipped {self.skipped}" if self.skipped else "")
+        text += f" | skipped {self.skipped}" if self.skipped else ""
+        return text + (f" | retried {self.retried}" if self.retried else "")
 
     def _write(self, text: str) -> None:
         try:
@@ -122,6 +129,11 @@ class PlainProgress(Progress):
         else:
             self._write(f"  - {_label(node)}: {node.phase}"
                         f"{' (' + node.message + ')' if node.message else ''}\n")
+
+    def task_retrying(self, node: Node, delay: float) -> None:
+        super().task_retrying(node, delay)
+        after = f" in {delay:g}s" if delay else ""
+        self._write(f"  ~ {_label(node)}: retrying{after}\n")
 
     def end(self, workflow: str, phase: str, message: str, summary: str) -> None:
         detail = f": {message}" if message else ""

@@ -198,3 +198,25 @@ def test_quiet_progress_prints_nothing(run, monkeypatch, mode):
         progress=mode)
 
     assert stream.getvalue() == ""
+
+
+def test_plain_progress_reports_a_retried_attempt_and_counts_final_outcomes(run, monkeypatch,
+                                                                          tmp_path):
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stdout", stream)
+    counter = tmp_path / "count"
+    template = _script("flaky", "import os, sys\n"
+                                f"path = {str(counter)!r}\n"
+                                "first = not os.path.exists(path)\n"
+                                "open(path, 'a').close()\n"
+                                "sys.exit(1 if first else 0)",
+                       retryStrategy={"limit": "2"})
+
+    result = run(_workflow([{"name": "flaky", "template": "flaky"}], template), progress="plain")
+
+    assert result.succeeded and result.task("flaky").attempts == 2
+    lines = stream.getvalue().splitlines()
+    assert "  x flaky(0): Failed: Error (exit code 1)  log: runs/" \
+           f"{result.name}/flaky.attempt-1.log" in lines
+    assert "  ~ flaky(0): retrying" in lines and "  ok flaky(1)" in lines
+    assert "  pending 0 | running 0 | done 1 | failed 0 | retried 1" in lines

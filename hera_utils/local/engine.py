@@ -235,7 +235,10 @@ class Engine:
             inputs = substitute(_inputs(template, arguments), self._lookup({}))
         except _NodeError as error:
             return self._error_node(name, display, template.get("name"), boundary, str(error))
-        retry = template.get("retryStrategy") or self.model.spec.get("retryStrategy")
+        retry = template.get("retryStrategy")
+        if retry is None and kind in _POD_KINDS:
+            # The workflow's retryStrategy is the default of its tasks (not of its DAGs).
+            retry = self.model.spec.get("retryStrategy")
         try:
             if retry:
                 return await self._execute_with_retries(name, display, template, template_scope,
@@ -599,7 +602,12 @@ class Engine:
         try:
             async with contextlib.AsyncExitStack() as stack:
                 for path in sorted(launch.shared_paths):
-                    await stack.enter_async_context(self._path_lock(path))
+                    lock = self._path_lock(path)
+                    if lock.locked():
+                        self._notice_once(
+                            f"tasks writing their outputs to {path} take turns here (on Argo "
+                            "each pod has its own file system)")
+                    await stack.enter_async_context(lock)
                 assert self._slots is not None
                 await stack.enter_async_context(self._slots)
                 launch.snapshot_outputs()
@@ -666,10 +674,6 @@ class Engine:
                 # A fixed path is private to each pod on Argo but shared by every process
                 # here: tasks writing it must take turns.
                 launch.shared_paths.add(os.path.normpath(local_path))
-        if launch.shared_paths:
-            self._notice_once(
-                f"template '{node.template_name}' writes outputs to fixed paths "
-                f"({', '.join(sorted(launch.shared_paths))}): its tasks run one at a time here")
         if self.options.volume_dir is not None:
             env_vars["HERA_UTILS_VOLUME_DIR"] = str(self.options.volume_dir)
         if kind == "script":

@@ -285,6 +285,8 @@ class WorkflowModel:
 
     def _check_pod(self, template: dict[str, Any], where: str, problems: list[str]) -> None:
         body = template[template_kind(template) or ""]
+        if template_kind(template) == "script" and not body.get("command"):
+            problems.append(f"{where}: a script needs a command (e.g. [python] or [bash])")
         for variable in body.get("env") or []:
             if variable.get("valueFrom") and variable.get("name") not in os.environ:
                 source = next(iter(variable["valueFrom"]), "valueFrom")
@@ -355,6 +357,9 @@ class WorkflowModel:
             names = [step.get("name", "") for step in group or []]
             for step in group or []:
                 label = f"{where}, step '{step.get('name')}'"
+                if not step.get("name"):
+                    problems.append(f"{where} has a step without a name")
+                    continue
                 self._check_call(step, label, problems)
                 for tag in tags_in({k: v for k, v in step.items() if k != "inline"}):
                     match = re.match(r"steps\.([^.]+)\.", tag)

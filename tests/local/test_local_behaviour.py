@@ -220,3 +220,32 @@ def test_plain_progress_reports_a_retried_attempt_and_counts_final_outcomes(run,
            f"{result.name}/flaky.attempt-1.log" in lines
     assert "  ~ flaky(0): retrying" in lines and "  ok flaky(1)" in lines
     assert "  pending 0 | running 0 | done 1 | failed 0 | retried 1" in lines
+
+
+def test_tasks_writing_the_same_fixed_output_path_take_turns(run, monkeypatch):
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stdout", stream)
+    path = "/tmp/{{workflow.name}}-shared-out.txt"
+    template = _script("double", "import time\ntime.sleep(0.2)\n"
+                                 f"open({path!r}, 'w').write(str(2 * {{{{inputs.parameters.n}}}}))",
+                       inputs={"parameters": [{"name": "n"}]},
+                       outputs={"parameters": [{"name": "twice", "valueFrom": {"path": path}}]})
+    task = {"name": "double", "template": "double", "withItems": [1, 2, 3],
+            "arguments": {"parameters": [{"name": "n", "value": "{{item}}"}]}}
+
+    result = run(_workflow([task], template), parallelism=3, progress="plain")
+
+    assert [t.parameters for t in result.tasks] == [{"twice": "2"}, {"twice": "4"},
+                                                    {"twice": "6"}]
+    shared = f"/tmp/{result.name}-shared-out.txt"
+    assert f"note: tasks writing their outputs to {shared} take turns" in stream.getvalue()
+    Path(shared).unlink()
+
+
+def test_template_defaults_apply_to_every_template(run):
+    workflow = _workflow([{"name": "show", "template": "show"}],
+                         _script("show", "import os\nprint(os.environ['FROM_DEFAULTS'])"),
+                         templateDefaults={"script": {"env": [{"name": "FROM_DEFAULTS",
+                                                               "value": "yes"}]}})
+
+    assert run(workflow).task("show").result == "yes"

@@ -136,13 +136,13 @@ def _drain_and_wait(process: subprocess.Popen[bytes], log: Any, tail: _Tail) -> 
                     break
                 log.write(chunk)
                 tail.add(chunk)
-                continue
-            if exited_at is None and process.poll() is not None:
-                # When the main process ends, its container would end too: stop what it
-                # left behind, which may still hold stdout open.
-                exited_at = time.monotonic()
-                _signal_group(process, signal.SIGKILL)
-            elif exited_at is not None and time.monotonic() - exited_at > 2.0:
+            if exited_at is None:
+                if process.poll() is not None:
+                    # When the main process ends, its container would end too: stop what it
+                    # left behind, which may still hold stdout open.
+                    exited_at = time.monotonic()
+                    _signal_group(process, signal.SIGKILL)
+            elif time.monotonic() - exited_at > 2.0:
                 break  # a process that left the group holds stdout: stop reading
     finally:
         process.stdout.close()

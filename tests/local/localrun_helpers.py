@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,3 +23,28 @@ def phases(result: LocalRunResult) -> dict[str, str]:
 def summary_of(result: LocalRunResult) -> dict[str, Any]:
     """The summary.json the run wrote."""
     return json.loads(result.summary_path.read_text())
+
+
+def alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie (one left to an init that never reaps)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc (macOS): ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return state != "Z"
+
+
+def gone_soon(pid: int, seconds: float = 5.0) -> bool:
+    """Whether the process is gone within `seconds` (a SIGKILL takes effect asynchronously)."""
+    deadline = time.monotonic() + seconds
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from localrun_helpers import phases, summary_of
+from localrun_helpers import gone_soon, phases, summary_of
 
 from hera_utils.local import executors, run_locally
 from hera_utils.local.progress import make_progress
@@ -249,3 +249,18 @@ def test_template_defaults_apply_to_every_template(run):
                                                                "value": "yes"}]}})
 
     assert run(workflow).task("show").result == "yes"
+
+
+def test_what_a_task_leaves_running_is_stopped_when_it_ends(run, tmp_path):
+    import time
+
+    pid_file = tmp_path / "background.pid"
+    template = _script("spawner", f"sleep 60 &\necho $! > {pid_file}\necho started",
+                       command="bash")
+
+    started = time.monotonic()
+    result = run(_workflow([{"name": "spawner", "template": "spawner"}], template))
+
+    assert time.monotonic() - started < 10  # the background sleep held stdout open
+    assert result.task("spawner").result == "started"
+    assert gone_soon(int(pid_file.read_text()))

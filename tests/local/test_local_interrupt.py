@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from localrun_helpers import WORKFLOWS
+from localrun_helpers import WORKFLOWS, gone_soon
 
 RUNNER = """
 import sys
@@ -52,20 +52,6 @@ spec:
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    return state != "Z"
-
-
 def _wait_for(path: Path, seconds: float) -> str:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -95,7 +81,7 @@ def test_ctrl_c_stops_the_running_task_and_still_writes_the_summary(tmp_path):
     assert elapsed < 10, f"took {elapsed:.1f}s to stop"
     assert runner.returncode == 1
     assert "Traceback" not in out + err, out + err
-    assert not _alive(task_pid)
+    assert gone_soon(task_pid)
     assert "RESULT Failed Stopped: interrupted (SIGINT, Ctrl-C)" in out
     summary = json.loads((tmp_path / "runs" / "long-run" / "summary.json").read_text())
     assert (summary["phase"], summary["message"]) == ("Failed",

@@ -56,3 +56,14 @@ def test_a_named_workflow_run_again_replaces_its_previous_record(run):
     assert not (second.run_dir / "stale.log").exists()
     assert {entry["name"] for entry in summary_of(second)["tasks"]} == {
         "hello", "repeat", "first", "second"}
+
+
+def test_template_refs_resolve_against_workflow_templates_given_separately(run):
+    import yaml
+
+    template, workflow = yaml.safe_load_all((WORKFLOWS / "template-ref.yaml").read_text())
+
+    result = run(workflow, templates=[template])
+
+    assert result.succeeded
+    assert result.task("second").result == "HELLO 2"

@@ -28,6 +28,8 @@ _EXPORTS = {
     "k8s_name": "layout",
     "ExperimentEnvironment": "environment",
     "run_locally": "local",
+    "LocalRunResult": "local",
+    "TaskResult": "local",
     # WorkflowTemplates and versions
     "create_or_update_workflow_template": "workflow_templates",
     "clear_workflow_template": "workflow_templates",
@@ -83,7 +85,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         WorkflowFailedError,
     )
     from .layout import Layout, k8s_name
-    from .local import run_locally
+    from .local import LocalRunResult, TaskResult, run_locally
     from .settings import Settings, parse_arguments, parser
     from .versions import assert_version, check_version, print_version
     from .workflow_templates import clear_workflow_template, create_or_update_workflow_template

@@ -300,6 +300,8 @@ def run_local(
         parallelism=args.parallelism,
         stub_containers=args.stub_containers,
         volume_dir=volume_dir,
+        # Tasks run from the project, so Hera runner scripts can import its modules.
+        work_dir=project_dir,
     )
     if not result.succeeded:
         raise WorkflowFailedError(

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import ConfigurationError
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
@@ -109,6 +107,8 @@ def select_context(paths: tuple[Path, ...], context: str | None) -> KubeconfigSe
 
 
 def _load(path: Path) -> dict[str, Any]:
+    import yaml  # loaded only when a cluster is used
+
     try:
         document = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:

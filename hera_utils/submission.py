@@ -22,7 +22,6 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 import requests
-import yaml
 from hera import exceptions as hera_exceptions
 from hera.workflows import Workflow, WorkflowsService
 from hera.workflows import models as m
@@ -264,6 +263,8 @@ def describe_inputs(inputs: Any) -> Any:
 def template_version(project_dir: Path) -> dict[str, str | None]:
     """The template source and commit recorded by Copier in `.copier-answers.yml`."""
     answers_path = project_dir / ANSWERS_FILE
+    import yaml  # loaded only when a provenance record is written
+
     try:
         answers = yaml.safe_load(answers_path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):

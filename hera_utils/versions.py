@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import sys
 from importlib import metadata
-from typing import TextIO
-
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import Version
+from typing import Any, TextIO
 
 from .errors import ConfigurationError
 
@@ -33,6 +30,8 @@ def print_version(stream: TextIO | None = None) -> None:
 
 def check_version(required: str) -> bool:
     """Whether the installed Hera satisfies `required` (a PEP 440 specifier or a version)."""
+    from packaging.version import Version
+
     return Version(hera_version()) in _specifier(required)
 
 
@@ -47,7 +46,9 @@ def assert_version(required: str) -> None:
         )
 
 
-def _specifier(required: str) -> SpecifierSet:
+def _specifier(required: str) -> Any:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
     text = required.strip()
     if text and text[0].isdigit():
         text = f"=={text}"

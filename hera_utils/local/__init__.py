@@ -3,7 +3,7 @@
 The workflow is interpreted as Argo sees it (the built manifest, not the Python objects):
 script tasks run as local processes, container tasks through docker or podman, DAGs and
 steps with Argo's semantics (parameters, loops, `when`, `depends`, retries, deadlines,
-parallelism, exit handler). See docs/local-execution.md.
+parallelism, exit handler). The README says what runs locally and what does not.
 """
 
 from __future__ import annotations

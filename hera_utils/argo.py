@@ -20,7 +20,7 @@ from .http import (
     BoundedSession,
     TokenAuth,
     ca_bundle_from_environment,
-    hera_error,
+    hera_exception_error,
     parse_json,
     status_error,
     translate_request_error,
@@ -184,10 +184,8 @@ class ArgoServer:
                 timeout=self.timeout,
             ) from None
         except HeraException as error:
-            status = int(getattr(error, "status_code", 0) or 0)
-            message = str(error).split("message: ", 1)[-1].strip("`")
-            raise hera_error(
-                status, message, what=what, url=self.url, namespace=self.namespace
+            raise hera_exception_error(
+                error, what=what, url=self.url, namespace=self.namespace
             ) from None
 
     # -- Hera ------------------------------------------------------------------------------------

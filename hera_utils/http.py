@@ -202,6 +202,15 @@ def status_error(
     )
 
 
+def hera_exception_error(
+    error: Exception, *, what: str, url: str, namespace: str = ""
+) -> AccessError:
+    """The `AccessError` for an exception Hera's `WorkflowsService` raised on an HTTP error."""
+    status = int(getattr(error, "status_code", 0) or 0)
+    message = str(error).split("message: ", 1)[-1].strip("`")
+    return hera_error(status, message, what=what, url=url, namespace=namespace)
+
+
 def hera_error(
     status: int,
     message: str,

@@ -27,16 +27,12 @@ from hera.workflows import Workflow, WorkflowsService
 from hera.workflows import models as m
 
 from hera_utils.errors import (
-    AccessError,
-    ForbiddenError,
-    NotFoundError,
     RequestTimeoutError,
     ServerError,
-    UnauthorizedError,
     UnreachableError,
     WorkflowFailedError,
 )
-from hera_utils.http import translate_request_error
+from hera_utils.http import hera_exception_error, translate_request_error
 
 FINAL_PHASES = frozenset({"Succeeded", "Failed", "Error"})
 # etcd refuses objects over about 1.5 MiB and Argo advises staying under 1 MB; warn early.
@@ -89,6 +85,7 @@ def submit_workflow(
         lambda: service.create_workflow(request, namespace=namespace),
         service.host,
         timeout=timeout,
+        namespace=namespace,
     )
     if created.metadata.name is None:
         raise ServerError("the Argo Server accepted the workflow but returned no name")
@@ -124,6 +121,7 @@ def follow(
                 lambda: service.get_workflow(name, namespace=namespace),
                 service.host,
                 timeout=request_timeout,
+                namespace=namespace,
             )
             failures = 0
         except (UnreachableError, RequestTimeoutError, ServerError):
@@ -164,40 +162,18 @@ def _progress_from_nodes(nodes: dict[str, m.NodeStatus]) -> str:
     return f"{done}/{len(pods)}"
 
 
-def call_server(request: Callable[[], T], url: str, *, timeout: float) -> T:
+def call_server(request: Callable[[], T], url: str, *, timeout: float, namespace: str = "") -> T:
     """Run one request of a Hera service, turning its failures into hera_utils errors."""
     try:
         return request()
     except hera_exceptions.HeraException as error:
-        raise _status_error(error, url) from None
+        raise hera_exception_error(
+            error, what="the Argo Server", url=url, namespace=namespace
+        ) from None
     except requests.RequestException as error:
         raise translate_request_error(
             error, url=url, what="the Argo Server", setting="argo_server", timeout=timeout
         ) from None
-
-
-def _status_error(error: hera_exceptions.HeraException, url: str) -> AccessError:
-    """The hera_utils error for an HTTP error answer that Hera's service raised."""
-    status = getattr(error, "status_code", None)
-    if status == 401:
-        return UnauthorizedError(
-            f"the Argo Server at {url} rejected the token: {error}",
-            hint="renew ARGO_TOKEN (SSO tokens expire) or check argo_auth_mode",
-            setting="argo_token",
-            status=status,
-            url=url,
-        )
-    if status == 403:
-        return ForbiddenError(
-            f"the Argo Server at {url} refused this namespace: {error}",
-            hint="set ARGO_NAMESPACE to a namespace you were granted",
-            setting="argo_namespace",
-            status=status,
-            url=url,
-        )
-    if status == 404:
-        return NotFoundError(f"the Argo Server at {url} answered: {error}", status=status, url=url)
-    return ServerError(f"the Argo Server at {url} answered: {error}", status=status, url=url)
 
 
 def write_provenance(

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPOSITORY
+from template_helpers import REPOSITORY
 
 
 def demo(dest: Path) -> subprocess.CompletedProcess[str]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ANSWER_SETS, run
 from hera.workflows import models as m
+from template_helpers import ANSWER_SETS, run
 
 CONTRACT_FILES = [
     "environment.py", "inputs.py", "layout.py", "workflow.py", "main.py", "hera.config.tmpl",

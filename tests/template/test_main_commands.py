@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run
+from template_helpers import run
 
 FAST = ("--poll-interval", "0.05", "--wait-timeout", "60")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import copier
 import pytest
 import yaml
-from conftest import commit_all, generate, git, run, snapshot_template
+from template_helpers import commit_all, generate, git, run, snapshot_template
 
 USER_VINTAGES = "vintages: tuple[int, ...] = (2009, 2012, 2015, 2018)"
 TEMPLATE_VINTAGES = "vintages: tuple[int, ...] = (2012, 2015)"

@@ -93,6 +93,10 @@ class ArgoServer:
                     "verified, so the token could be sent to an impostor",
                     stacklevel=2,
                 )
+                # Said once above; urllib3 would otherwise repeat it on every request.
+                import urllib3
+
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         else:
             verify = ca_bundle_from_environment() or True
         if tokens is None:

@@ -104,3 +104,22 @@ def test_default_local_run_writes_the_layout_files_and_summary(project: Path) ->
     assert len(list(experiment_dir.glob("compute/*/*/result.json"))) == 2 * 3
     summary_file = experiment_dir / "summary" / "summary.json"
     assert len(json.loads(summary_file.read_text())) == 2 * 3
+
+
+def test_local_with_a_container_task_and_no_container_runtime_exits_1_with_the_reason(
+    generated, tmp_path: Path
+) -> None:
+    project = generated("everything")  # has a container task (container registry answered)
+    no_runtime = tmp_path / "bin"  # a PATH with neither docker nor podman
+    no_runtime.mkdir()
+    env = {**os.environ, "PATH": str(no_runtime)}
+    result = run(project, "main.py", "local", "--volume-dir", str(tmp_path / "volume"),
+                 "--runs-dir", str(tmp_path / "runs"), env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "not runnable here" in output
+    assert "docker is not on PATH" in output
+    assert "Traceback" not in output
+    stubbed = run(project, "main.py", "local", "--stub-containers", "--volume-dir",
+                  str(tmp_path / "volume"), "--runs-dir", str(tmp_path / "runs"), env=env)
+    assert stubbed.returncode == 0, stubbed.stdout + stubbed.stderr

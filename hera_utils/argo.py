@@ -149,13 +149,7 @@ class ArgoServer:
         try:
             response = self.session.get(url, params=params)
         except requests.RequestException as error:
-            raise translate_request_error(
-                error,
-                url=self.url,
-                what="the Argo Server",
-                setting="argo_server",
-                timeout=self.timeout,
-            ) from None
+            raise self._unreachable(error) from None
         if response.status_code >= 400:
             raise status_error(
                 response,
@@ -180,17 +174,16 @@ class ArgoServer:
         try:
             return method(*args, **kwargs)
         except requests.RequestException as error:
-            raise translate_request_error(
-                error,
-                url=self.url,
-                what="the Argo Server",
-                setting="argo_server",
-                timeout=self.timeout,
-            ) from None
+            raise self._unreachable(error) from None
         except HeraException as error:
             raise hera_exception_error(
                 error, what=what, url=self.url, namespace=self.namespace
             ) from None
+
+    def _unreachable(self, error: requests.RequestException) -> AccessError:
+        return translate_request_error(
+            error, url=self.url, what="the Argo Server", setting="argo_server", timeout=self.timeout
+        )
 
     # -- Hera ------------------------------------------------------------------------------------
 

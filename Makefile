@@ -23,7 +23,7 @@ test: $(BIN)/hera-utils
 
 ## bench: print the benchmark ratios
 bench: $(BIN)/hera-utils
-	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache

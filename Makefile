@@ -6,6 +6,10 @@ DEMO_DIR ?= build/demo-experiment
 
 .PHONY: demo test lint bench clean
 
+## lint: ruff on the whole repository
+lint: $(BIN)/hera-utils
+	$(BIN)/ruff check .
+
 $(BIN)/hera-utils: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -370,25 +370,19 @@ class KubernetesCluster:
         )
 
 
+_MISSING_HINTS = {
+    "k8s_volume_claim_name": "create it (kubectl get pvc -n {ns} lists the existing ones) or set "
+    "KUBEVOLUMECLAIMNAME / k8s_volume_claim_name to an existing claim",
+    "k8s_configmap_name": "create it (kubectl get configmap -n {ns}) or set KUBECONFIGMAPNAME / "
+    "k8s_configmap_name to an existing one",
+    "argo_service_account": "set ARGO_SERVICE_ACCOUNT to an existing account "
+    "(kubectl get sa -n {ns}) or ask your admin to create it",
+    "argo_namespace": "set ARGO_NAMESPACE to an existing namespace you were granted",
+}
+
+
 def _missing_hint(setting: str, namespace: str) -> str:
-    if setting == "k8s_volume_claim_name":
-        return (
-            f"create it (kubectl get pvc -n {namespace} lists the existing ones) or set "
-            "KUBEVOLUMECLAIMNAME / k8s_volume_claim_name to an existing claim"
-        )
-    if setting == "k8s_configmap_name":
-        return (
-            f"create it (kubectl get configmap -n {namespace}) or set KUBECONFIGMAPNAME / "
-            "k8s_configmap_name to an existing one"
-        )
-    if setting == "argo_service_account":
-        return (
-            f"set ARGO_SERVICE_ACCOUNT to an existing account (kubectl get sa -n {namespace})"
-            " or ask your admin to create it"
-        )
-    if setting == "argo_namespace":
-        return "set ARGO_NAMESPACE to an existing namespace you were granted"
-    return "check the name"
+    return _MISSING_HINTS.get(setting, "check the name").format(ns=namespace)
 
 
 def _status_message(error: Any) -> str:

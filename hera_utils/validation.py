@@ -21,27 +21,30 @@ _FALSE = {"false", "0", "no", "off"}
 
 def dns1123_label(value: str) -> str:
     """A namespace-style name: lowercase alphanumerics and '-', at most 63 characters."""
-    value = value.strip()
-    if value == "":
-        return value
-    if len(value) > 63 or not _DNS1123_LABEL.match(value):
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a valid Kubernetes name (lowercase letters, digits and '-', "
-            "starting and ending with a letter or digit, at most 63 characters)"
-        )
-    return value
+    return _kubernetes_name(
+        value,
+        _DNS1123_LABEL,
+        63,
+        "a valid Kubernetes name (lowercase letters, digits and '-', starting and ending "
+        "with a letter or digit, at most 63 characters)",
+    )
 
 
 def dns1123_subdomain(value: str) -> str:
     """An object name (claim, ConfigMap, service account): DNS-1123 subdomain, <= 253 chars."""
+    return _kubernetes_name(
+        value,
+        _DNS1123_SUBDOMAIN,
+        253,
+        "a valid Kubernetes object name (lowercase letters, digits, '-' and '.', starting "
+        "and ending with a letter or digit)",
+    )
+
+
+def _kubernetes_name(value: str, pattern: re.Pattern[str], limit: int, expected: str) -> str:
     value = value.strip()
-    if value == "":
-        return value
-    if len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a valid Kubernetes object name (lowercase letters, digits, '-' "
-            "and '.', starting and ending with a letter or digit)"
-        )
+    if value and (len(value) > limit or not pattern.match(value)):
+        raise argparse.ArgumentTypeError(f"{value!r} is not {expected}")
     return value
 
 

@@ -1,0 +1,119 @@
+"""The command line of a generated `main.py`: every setting, the subcommand and its options."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hera_utils.errors import ConfigurationError
+from hera_utils.experiment.paths import LOCAL_VOLUME_DIR, RUNS_DIR
+from hera_utils.settings import Settings, SettingsParser
+from hera_utils.settings import parser as settings_parser
+
+DEFAULT_COMMAND = "submit"  # the original experiment scripts submitted when run bare
+DEFAULT_WAIT_TIMEOUT = 24 * 3600.0
+DEFAULT_POLL_INTERVAL = 5.0
+
+
+# Which subcommands each option belongs to: an option given to another one is a usage error.
+_COMMANDS_OF_OPTION: dict[str, tuple[str, ...]] = {
+    "output": ("render",),
+    "json": ("check",),
+    "wait": ("submit",),
+    "wait_timeout": ("submit",),
+    "poll_interval": ("submit",),
+    "runs_dir": ("submit", "local"),
+    "volume_dir": ("local",),
+    "parallelism": ("local",),
+    "stub_containers": ("local",),
+}
+
+
+def parser(
+    commands: Sequence[str],
+    *,
+    description: str = "",
+    defaults: Mapping[str, Any] | None = None,
+) -> SettingsParser:
+    """The hera_utils settings parser plus an experiment's subcommand and its options.
+
+    The subcommand is an optional positional and its options are plain flags, so that
+    setting flags are accepted before and after it alike.
+    """
+    p = settings_parser(
+        description=description or "Run a Hera experiment.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "command",
+        nargs="?",
+        default=DEFAULT_COMMAND,
+        choices=list(commands),
+        help=f"what to do (default: {DEFAULT_COMMAND})",
+    )
+    group = p.add_argument_group("options of the subcommands")
+    group.add_argument("-o", "--output", metavar="FILE", help="render: write the YAML to FILE")
+    group.add_argument("--json", action="store_true", help="check: print one JSON object")
+    group.add_argument("--wait", action="store_true", help="submit: follow the run to its end")
+    group.add_argument(
+        "--wait-timeout",
+        type=float,
+        default=DEFAULT_WAIT_TIMEOUT,
+        metavar="SECONDS",
+        help="submit --wait: stop waiting after this long (the workflow goes on)",
+    )
+    group.add_argument(
+        "--poll-interval",
+        type=float,
+        default=DEFAULT_POLL_INTERVAL,
+        metavar="SECONDS",
+        help="submit --wait: time between two looks at the workflow",
+    )
+    group.add_argument(
+        "--volume-dir",
+        metavar="DIR",
+        help=f"local: the directory standing for the volume (default: ./{LOCAL_VOLUME_DIR})",
+    )
+    group.add_argument(
+        "--runs-dir",
+        metavar="DIR",
+        help=f"submit, local: where runs are recorded (default: ./{RUNS_DIR})",
+    )
+    group.add_argument("--parallelism", type=int, metavar="N", help="local: tasks run at once")
+    group.add_argument(
+        "--stub-containers",
+        action="store_true",
+        help="local: pretend container tasks succeeded instead of running their images",
+    )
+    if defaults:
+        p.set_defaults(**defaults)
+    return p
+
+
+def parse_args(
+    commands: Sequence[str],
+    argv: Sequence[str] | None = None,
+    *,
+    description: str = "",
+    defaults: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Parse an experiment's command line; refuse options of another subcommand."""
+    p = parser(commands, description=description, defaults=defaults)
+    args = p.parse_args(argv)
+    for option, owners in _COMMANDS_OF_OPTION.items():
+        if args.command not in owners and getattr(args, option) != p.get_default(option):
+            flag = "--" + option.replace("_", "-")
+            raise ConfigurationError(
+                f"{flag} applies to {' and '.join(owners)}, not to {args.command}",
+                hint="see main.py --help for the options of each subcommand",
+            )
+    for option, value in (
+        ("parallelism", args.parallelism),
+        ("wait_timeout", args.wait_timeout),
+        ("poll_interval", args.poll_interval),
+    ):
+        if value is not None and value <= 0:
+            flag = "--" + option.replace("_", "-")
+            raise ConfigurationError(f"{flag} must be positive, not {value:g}", setting=option)
+    return args

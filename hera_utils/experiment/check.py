@@ -1,0 +1,16 @@
+"""`main.py check`: the access checks of `hera-utils doctor`."""
+
+from __future__ import annotations
+
+import json
+
+from hera_utils.settings import Settings
+
+
+def check(args: Settings, *, as_json: bool = False) -> int:
+    """Run the access checks (as `hera-utils doctor`), print them, return their exit code."""
+    from hera_utils.checks import run_checks
+
+    report = run_checks(args)
+    print(json.dumps(report.to_dict(), indent=2) if as_json else report.render())
+    return report.exit_code

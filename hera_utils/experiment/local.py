@@ -1,0 +1,47 @@
+"""`main.py local`: run the workflow on this machine, a directory standing for the volume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hera_utils.errors import WorkflowFailedError
+from hera_utils.experiment.paths import runs_dir
+from hera_utils.settings import Settings
+
+if TYPE_CHECKING:
+    from hera.workflows import Workflow
+
+
+def run_local(
+    workflow: Workflow,
+    args: Settings,
+    *,
+    project_dir: Path,
+    volume_dir: Path,
+) -> int:
+    """Run `workflow` on this machine; return 0, or raise `WorkflowFailedError`.
+
+    The run is recorded in `runs/<workflow-name>/` (summary.json and one log per task).
+    """
+    from hera_utils.local import run_locally
+
+    # Created first, so that the volume mounts of the tasks name an existing directory.
+    volume_dir.mkdir(parents=True, exist_ok=True)
+    result = run_locally(
+        workflow,
+        runs_dir=runs_dir(args, project_dir),
+        parallelism=args.parallelism,
+        stub_containers=args.stub_containers,
+        volume_dir=volume_dir,
+        # Tasks run from the project, so Hera runner scripts can import its modules.
+        work_dir=project_dir,
+    )
+    if not result.succeeded:
+        raise WorkflowFailedError(
+            f"local run {result.name} ended {result.phase}: {result.message}",
+            hint=f"see the task logs in {result.run_dir}",
+        )
+    if any(volume_dir.iterdir()):
+        print(f"files written by the tasks: {volume_dir}")
+    return 0

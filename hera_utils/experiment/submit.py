@@ -1,0 +1,98 @@
+"""`main.py submit`: check access, submit the workflow, record it, optionally follow it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hera_utils.errors import AccessError, ConfigurationError, WorkflowFailedError
+from hera_utils.experiment.output import now, warn
+from hera_utils.experiment.paths import runs_dir
+from hera_utils.settings import Settings
+from hera_utils.submission import (
+    follow,
+    size_warning,
+    submit_workflow,
+    update_provenance,
+    write_provenance,
+)
+
+if TYPE_CHECKING:
+    from hera.workflows import Workflow
+
+    from hera_utils.argo import ArgoServer
+    from hera_utils.cluster import KubernetesCluster
+
+
+def connect(args: Settings) -> tuple[KubernetesCluster | None, ArgoServer]:
+    """Run the access checks, then return the cluster (None when not needed) and Argo Server.
+
+    A failed check prints the table to stderr and raises the first failure as an error
+    carrying its hint (exit code 3, or 2 for a configuration error).
+    """
+    from hera_utils.argo import argo_server
+    from hera_utils.checks import run_checks
+    from hera_utils.cluster import k8s_cluster
+
+    report = run_checks(args)
+    failed = [result for result in report.checks if result.ok is False]
+    if failed:
+        print(report.render(), file=sys.stderr)
+        first = failed[0]
+        error_type = ConfigurationError if first.configuration_error else AccessError
+        raise error_type(f"check {first.name} failed: {first.detail}", hint=first.hint)
+    cluster = k8s_cluster(args) if report.check("cluster").ok else None
+    return cluster, argo_server(cluster, args)
+
+
+def submit(
+    argo: ArgoServer,
+    workflow: Workflow,
+    args: Settings,
+    *,
+    inputs: Any,
+    project_dir: Path,
+) -> int:
+    """Submit `workflow`, print its name and UI link, record provenance; with --wait, follow it.
+
+    Returns 0, or raises `WorkflowFailedError` when a followed workflow does not succeed.
+    """
+    rendered = workflow.to_yaml()
+    warn(size_warning(rendered))
+    service = argo.workflows_service()
+    name = submit_workflow(service, workflow, argo.namespace, timeout=argo.timeout)
+    ui_url = argo.ui_url(name)
+    print(f"submitted workflow {name} to namespace {argo.namespace}")
+    print(f"Argo UI: {ui_url}", flush=True)
+    provenance = write_provenance(
+        runs_dir(args, project_dir) / name,
+        rendered_yaml=rendered,
+        inputs=inputs,
+        project_dir=project_dir,
+        record={
+            "workflow": name,
+            "namespace": argo.namespace,
+            "argo_server": argo.url,
+            "ui_url": ui_url,
+            "phase": "Submitted",
+        },
+    )
+    print(f"provenance: {provenance}", flush=True)
+    if not args.wait:
+        return 0
+    state = follow(
+        service,
+        name,
+        argo.namespace,
+        timeout=args.wait_timeout,
+        request_timeout=argo.timeout,
+        poll_interval=args.poll_interval,
+        report=lambda state: print(f"  {state}", flush=True),
+    )
+    update_provenance(provenance, phase=state.phase, finished_at=now())
+    if state.phase != "Succeeded":
+        detail = f": {state.message}" if state.message else ""
+        raise WorkflowFailedError(f"workflow {name} ended {state.phase}{detail}", hint=ui_url)
+    print(f"workflow {name} succeeded")
+    return 0

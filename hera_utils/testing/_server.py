@@ -32,6 +32,13 @@ HANDSHAKE_TIMEOUT_S = 5.0
 IDLE_CONNECTION_TIMEOUT_S = 30.0  # an abandoned keep-alive connection frees its thread
 STOP_TIMEOUT_S = 1.0  # `stop()` returns within about this long, whatever the clients do
 MALFORMED_BODY = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+BAD_GATEWAY_BODY = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+# Valid JSON, but not any object of the APIs: a client must not take it for one.
+WRONG_SHAPE_BODY = b'{"metadata": "not an object", "items": 42, "status": []}'
 
 _E = TypeVar("_E", bound="Emulator")
 
@@ -275,15 +282,29 @@ class Emulator:
             RecordedRequest(request.method, unquote(raw_path), identity and identity.user),
             {key: values[0] for key, values in request.query.items()},
         )
-        response = self._misbehave(request)
+        fault = self.faults.take(
+            request.raw_path, request.path or request.raw_path, method=request.method
+        )
+        if fault is not None and fault.after:
+            self._spoil(handler, fault.kind, self._answer(request))
+            return
+        response = self._misbehave(request, fault)
         if response is _NO_ANSWER:
             handler.close_connection = True  # hung until stop, or dropped
             return
         handler.write_response(response or self._answer(request))
 
-    def _misbehave(self, request: Request) -> Response | None:
+    def _spoil(self, handler: _Handler, kind: str, response: Response) -> None:
+        """Send the answer of a request already carried out as fault `kind` spoils it."""
+        handler.close_connection = True
+        if kind == fault_kinds.TRUNCATED:
+            handler.write_response(response, cut=max(1, len(response.body) // 2))
+        elif kind == fault_kinds.BAD_GATEWAY:
+            handler.write_response(Response(502, BAD_GATEWAY_BODY, "text/html"))
+        # LOST_REPLY: nothing is sent; the connection closes.
+
+    def _misbehave(self, request: Request, fault: fault_kinds.Fault | None) -> Response | None:
         """The answer an active fault imposes (_NO_ANSWER: none), or None to answer normally."""
-        fault = self.faults.take(request.raw_path, request.path or request.raw_path)
         if fault is None:
             return None
         if fault.kind == fault_kinds.HANG:
@@ -297,6 +318,8 @@ class Emulator:
             return self._internal_error("injected fault: internal error")
         if fault.kind == fault_kinds.NOT_FOUND:
             return self._missing_endpoint()
+        if fault.kind == fault_kinds.WRONG_SHAPE:
+            return Response(200, WRONG_SHAPE_BODY, "application/json")
         return Response(200, MALFORMED_BODY, "application/json")
 
     def _answer(self, request: Request) -> Response:
@@ -344,8 +367,11 @@ class _Handler(BaseHTTPRequestHandler):
             chunks.append(self.rfile.read(size))
             self.rfile.readline()
 
-    def write_response(self, response: Response) -> None:
-        """Send `response` with an exact Content-Length (needed for keep-alive)."""
+    def write_response(self, response: Response, *, cut: int | None = None) -> None:
+        """Send `response` with an exact Content-Length (needed for keep-alive).
+
+        `cut`: send only that many bytes of the body (the header still announces all).
+        """
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
@@ -353,7 +379,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(response.body)
+            self.wfile.write(response.body if cut is None else response.body[:cut])
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read `emulator.requests` instead of stderr."""

@@ -100,6 +100,10 @@ class ArgoServerEmulator(Emulator):
         self.workflow_templates: dict[tuple[str, str], dict[str, Any]] = {}
         self._outcome: Outcome = SUCCEEDED
         self.running_polls = 1  # reads a workflow stays Running before it finishes
+        # Delete a workflow once it has been read this many times (someone ran `argo
+        # delete`, or a TTL removed it, while a client was following it); None: never.
+        self.delete_after_reads: int | None = None
+        self._reads: dict[tuple[str, str], int] = {}
         self.authorizer: Authorizer | None = None  # default: the token's namespaces
         self.max_object_bytes = DEFAULT_MAX_OBJECT_BYTES
         self.managed_namespace: str | None = None
@@ -255,7 +259,12 @@ class ArgoServerEmulator(Emulator):
         self, request: Request, identity: Identity, namespace: str, name: str
     ) -> Response:
         self._authorize(identity, "get", namespace, "workflows", name)
-        if (namespace, name) not in self.workflows:
+        key = (namespace, name)
+        reads = self._reads[key] = self._reads.get(key, 0) + 1
+        if self.delete_after_reads is not None and reads > self.delete_after_reads:
+            self.workflows.pop(key, None)
+            self._runs.pop(key, None)
+        if key not in self.workflows:
             raise ArgoError(NOT_FOUND, f'workflows.argoproj.io "{name}" not found')
         run = self._runs.get((namespace, name))
         if run is not None:

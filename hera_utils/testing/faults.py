@@ -1,4 +1,10 @@
-"""Misbehaviours an emulator can be told to show: hang, slow, 500, drop, malformed answers."""
+"""Misbehaviours an emulator can be told to show: hang, slow, 500, drop, malformed answers.
+
+Most faults replace the answer: the request is not carried out. The `*_AFTER` kinds
+(`LOST_REPLY`, `TRUNCATED`, `BAD_GATEWAY`) carry the request out first and then spoil
+its answer, as a network or a proxy failing on the way back does: a create succeeded
+although its client never learns it.
+"""
 
 from __future__ import annotations
 
@@ -12,23 +18,37 @@ ERROR500 = "error500"  # answer 500 in the API's own error shape
 DROP = "drop"  # close the connection without answering
 MALFORMED = "malformed"  # answer 200 with a body that is not JSON
 NOT_FOUND = "not-found"  # answer 404 as for an endpoint this server does not have
+WRONG_SHAPE = "wrong-shape"  # answer 200 with JSON that is not the object the API returns
+LOST_REPLY = "lost-reply"  # carry the request out, then close without answering
+TRUNCATED = "truncated"  # carry the request out, then send only part of the answer
+BAD_GATEWAY = "bad-gateway"  # carry the request out, then answer 502 as a proxy would
 
-KINDS = frozenset({HANG, SLOW, ERROR500, DROP, MALFORMED, NOT_FOUND})
+AFTER_KINDS = frozenset({LOST_REPLY, TRUNCATED, BAD_GATEWAY})
+KINDS = frozenset({HANG, SLOW, ERROR500, DROP, MALFORMED, NOT_FOUND, WRONG_SHAPE}) | AFTER_KINDS
 
 
 @dataclass(frozen=True)
 class Fault:
-    """One active misbehaviour, limited to paths starting with one of `paths` (if any)."""
+    """One active misbehaviour, limited to paths starting with one of `paths` (if any)
+    and to the HTTP `methods` listed (if any)."""
 
     kind: str
     delay: float = 0.0
     paths: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
 
-    def applies_to(self, *paths: str) -> bool:
-        """Whether a request known under any of `paths` should misbehave."""
+    def applies_to(self, *paths: str, method: str = "") -> bool:
+        """Whether a request (`method`, known under any of `paths`) should misbehave."""
+        if self.methods and method.upper() not in self.methods:
+            return False
         if not self.paths:
             return True
         return any(path.startswith(prefix) for path in paths for prefix in self.paths)
+
+    @property
+    def after(self) -> bool:
+        """Whether the request is carried out before its answer is spoilt."""
+        return self.kind in AFTER_KINDS
 
 
 class Faults:
@@ -45,6 +65,7 @@ class Faults:
         *,
         delay: float = 0.0,
         paths: str | Iterable[str] | None = None,
+        methods: str | Iterable[str] | None = None,
         times: int | None = None,
     ) -> None:
         """Make requests misbehave as `kind` (None heals).
@@ -65,8 +86,11 @@ class Faults:
         if times is not None and times < 1:
             raise ValueError("times must be >= 1")
         prefixes = (paths,) if isinstance(paths, str) else tuple(paths or ())
+        verbs = (methods,) if isinstance(methods, str) else tuple(methods or ())
         with self._lock:
-            self._fault = Fault(kind=kind, delay=delay, paths=prefixes)
+            self._fault = Fault(
+                kind=kind, delay=delay, paths=prefixes, methods=tuple(v.upper() for v in verbs)
+            )
             self._remaining = times
 
     def clear(self) -> None:
@@ -81,11 +105,11 @@ class Faults:
         with self._lock:
             return self._fault
 
-    def take(self, *paths: str) -> Fault | None:
-        """The fault a request known under `paths` must show now (counting it), or None."""
+    def take(self, *paths: str, method: str = "") -> Fault | None:
+        """The fault a request (`method`, `paths`) must show now (counting it), or None."""
         with self._lock:
             fault = self._fault
-            if fault is None or not fault.applies_to(*paths):
+            if fault is None or not fault.applies_to(*paths, method=method):
                 return None
             if self._remaining is not None:
                 self._remaining -= 1

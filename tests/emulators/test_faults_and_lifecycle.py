@@ -83,6 +83,69 @@ def test_malformed_answers_200_with_a_body_that_is_not_json(cluster):
         answer.json()
 
 
+def test_wrong_shape_answers_200_with_json_that_is_no_api_object(cluster):
+    cluster.argo.faults.set("wrong-shape")
+    answer = _version(cluster)
+    assert answer.status_code == 200
+    assert answer.json()["metadata"] == "not an object"
+
+
+def _create(cluster, timeout: float = 5.0) -> requests.Response:
+    workflow = {
+        "metadata": {"generateName": "fault-"},
+        "spec": {"entrypoint": "main", "templates": [
+            {"name": "main", "container": {"image": "alpine:3", "command": ["true"]}}]},
+    }
+    return requests.post(
+        f"{cluster.argo.url}/api/v1/workflows/experiments",
+        json={"workflow": workflow},
+        headers={"Authorization": f"Bearer {cluster.user_token}"},
+        verify=cluster.ca.ca_bundle_path,
+        timeout=timeout,
+    )
+
+
+def test_lost_reply_creates_the_workflow_but_sends_no_answer(cluster):
+    cluster.argo.faults.set("lost-reply", methods="POST")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        _create(cluster)
+    assert len(cluster.argo.workflows) == 1
+
+
+def test_truncated_creates_the_workflow_and_cuts_its_answer(cluster):
+    cluster.argo.faults.set("truncated", methods="POST")
+    with pytest.raises(requests.exceptions.RequestException):
+        _create(cluster).json()
+    assert len(cluster.argo.workflows) == 1
+
+
+def test_bad_gateway_creates_the_workflow_and_answers_502(cluster):
+    cluster.argo.faults.set("bad-gateway", methods="POST", times=1)
+    answer = _create(cluster)
+    assert answer.status_code == 502 and "nginx" in answer.text
+    assert len(cluster.argo.workflows) == 1
+    assert _create(cluster).status_code == 200  # healed after one
+
+
+def test_methods_limit_a_fault(cluster):
+    cluster.argo.faults.set("error500", methods=["post"])
+    assert _version(cluster).status_code == 200
+    assert _create(cluster).status_code == 500
+    assert cluster.argo.workflows == {}
+
+
+def test_a_workflow_can_be_deleted_while_it_is_followed(cluster):
+    cluster.argo.delete_after_reads = 1
+    name = _create(cluster).json()["metadata"]["name"]
+    url = f"{cluster.argo.url}/api/v1/workflows/experiments/{name}"
+    headers = {"Authorization": f"Bearer {cluster.user_token}"}
+    first = requests.get(url, headers=headers, verify=cluster.ca.ca_bundle_path, timeout=5)
+    second = requests.get(url, headers=headers, verify=cluster.ca.ca_bundle_path, timeout=5)
+    assert first.status_code == 200
+    assert second.status_code == 404 and "not found" in second.json()["message"]
+    assert cluster.argo.workflows == {}
+
+
 def test_not_found_answers_as_for_a_missing_endpoint(cluster, k8s_api):
     path = "/api/v1/namespaces/experiments/serviceaccounts/argo-workflow/token"
     cluster.k8s.faults.set("not-found", paths=path)

@@ -12,8 +12,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from .errors import EXIT_CONFIGURATION, HeraUtilsError, exit_code_for
-from .settings import SETTINGS, SettingsParser, describe_token, parser, redact
+from .errors import EXIT_CONFIGURATION, HeraUtilsError, exit_code_for, report_unexpected
+from .redaction import learn_from_sources, scrub_message, scrubbed_output
+from .settings import SETTINGS, SettingsParser, parser, redact
 
 COMMANDS = ("doctor", "config", "version")
 
@@ -46,13 +47,19 @@ def build_parser() -> SettingsParser:
 def main(
     argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
-    """Run `hera-utils`; return the exit code."""
-    out, err = stdout or sys.stdout, stderr or sys.stderr
+    """Run `hera-utils`; return the exit code. Everything printed is scrubbed of secrets."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    with scrubbed_output(stdout, stderr) as (out, err):
+        return _run(args_list, out, err)
+
+
+def _run(args_list: list[str], out: TextIO, err: TextIO) -> int:
     try:
         if args_list and args_list[0] == "version" and len(args_list) == 1:
             return _version(out)
-        args = build_parser().parse_args(args_list)
+        cli = build_parser()
+        learn_from_sources(args_list, cli)
+        args = cli.parse_args(args_list)
         _warn_unknown_keys(args, err)
         if args.command == "version":
             return _version(out)
@@ -60,24 +67,24 @@ def main(
             return _config(args, out)
         return _doctor(args, out)
     except HeraUtilsError as error:
-        print(f"hera-utils: error: {scrub(error.one_line(), known_secrets(args_list))}", file=err)
+        print(f"hera-utils: error: {error.one_line()}", file=err)
         return exit_code_for(error)
     except KeyboardInterrupt:
         print("hera-utils: interrupted", file=err)
         return 130
+    except Exception as error:  # a bug: still one line, scrubbed, unless asked for more
+        return report_unexpected(error, "hera-utils", err)
 
 
 def _doctor(args: Any, out: TextIO) -> int:
     from .checks import run_checks
 
     report = run_checks(args)
-    secrets = [args.argo_token] if args.argo_token else []
-    secrets += known_secrets([])
     if args.json:
-        print(scrub(json.dumps(report.to_dict(), indent=2, ensure_ascii=False), secrets), file=out)
+        print(scrub_message(json.dumps(report.to_dict(), indent=2, ensure_ascii=False)), file=out)
     else:
         color = out.isatty() if hasattr(out, "isatty") else False
-        print(scrub(report.render(color=color), secrets), file=out)
+        print(scrub_message(report.render(color=color)), file=out)
     return report.exit_code
 
 
@@ -122,32 +129,8 @@ def _warn_unknown_keys(args: Any, err: TextIO) -> None:
         print(f"hera-utils: warning: {path}: unknown key {key!r} ignored", file=err)
 
 
-def known_secrets(argv: Sequence[str]) -> list[str]:
-    """Tokens the user may have given (command line, environment), to keep out of output."""
-    import os
-
-    found = [os.environ.get("ARGO_TOKEN", "")]
-    for index, arg in enumerate(argv):
-        if arg in ("--argo_token", "--argo-token") and index + 1 < len(argv):
-            found.append(argv[index + 1])
-        elif arg.startswith(("--argo_token=", "--argo-token=")):
-            found.append(arg.split("=", 1)[1])
-    return [token.strip() for token in found if token.strip()]
-
-
-def scrub(text: str, secrets: Sequence[str]) -> str:
-    """Replace any secret (and its bare form after 'Bearer ') that slipped into `text`."""
-    for secret in secrets:
-        if not secret:
-            continue
-        for form in {secret, secret.split(" ", 1)[-1]}:
-            if len(form) >= 6:
-                text = text.replace(form, describe_token(secret))
-    return text
-
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
 
 
-__all__ = ["COMMANDS", "EXIT_CONFIGURATION", "build_parser", "known_secrets", "main", "scrub"]
+__all__ = ["COMMANDS", "EXIT_CONFIGURATION", "build_parser", "main"]

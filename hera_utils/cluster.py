@@ -89,6 +89,7 @@ class KubernetesCluster:
             ) from None
         # One attempt per call: a retried refused port would multiply the wait.
         configuration.retries = False
+        _register_credentials(configuration)
         return client.ApiClient(configuration)
 
     # -- questions the checks ask -------------------------------------------------------
@@ -415,3 +416,12 @@ def _exception_chain(error: BaseException) -> list[BaseException]:
 
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
+
+
+def _register_credentials(configuration: Any) -> None:
+    """Make the credentials the client loaded (exec plugins' tokens too) unprintable."""
+    from .redaction import register_secret
+
+    for value in (getattr(configuration, "api_key", None) or {}).values():
+        register_secret(str(value))
+    register_secret(getattr(configuration, "password", None))

@@ -110,3 +110,19 @@ def existing_config_files(environ: dict[str, str] | None = None) -> list[Path]:
             seen.add(resolved)
             paths.append(path)
     return paths
+
+
+def parse_config_line(line: str) -> tuple[str, str] | None:
+    """The (key, value) of one `key='value'` line, quotes stripped; None if it is not one.
+
+    Never raises: it serves to look at lines that `parse_config_text` may refuse.
+    """
+    match = _LINE.match(line.strip())
+    if match is None:
+        return None
+    value = match["value"]
+    for quote in ("'", '"'):
+        if value.startswith(quote):
+            end = value.find(quote, 1)
+            return match["key"], value[1:end] if end > 0 else value[1:]
+    return match["key"], value.split(" #", 1)[0].rstrip()

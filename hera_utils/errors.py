@@ -7,6 +7,8 @@ setting to change and a hint saying how. Messages never contain a token.
 
 from __future__ import annotations
 
+from typing import TextIO
+
 EXIT_OK = 0
 EXIT_WORKFLOW_FAILED = 1
 EXIT_CONFIGURATION = 2
@@ -98,3 +100,22 @@ class WorkflowFailedError(HeraUtilsError):
 def exit_code_for(error: BaseException) -> int:
     """The documented exit code for an error (2 for anything unexpected but handled)."""
     return getattr(error, "exit_code", EXIT_CONFIGURATION)
+
+
+def report_unexpected(error: BaseException, prog: str, stream: TextIO) -> int:
+    """Print an unexpected exception (a bug) as one line on `stream`; return exit code 2.
+
+    With `HERA_UTILS_DEBUG=1` in the environment the traceback follows, for a bug report.
+    `stream` is expected to scrub secrets (the command lines pass their scrubbing stderr).
+    """
+    import os
+    import traceback
+
+    print(
+        f"{prog}: error: unexpected {type(error).__name__}: {' '.join(str(error).split())} "
+        "(a bug of hera_utils: run again with HERA_UTILS_DEBUG=1 to see where, and report it)",
+        file=stream,
+    )
+    if os.environ.get("HERA_UTILS_DEBUG", "") not in ("", "0"):
+        traceback.print_exception(error, file=stream)
+    return EXIT_CONFIGURATION

@@ -68,6 +68,7 @@ def select_context(paths: tuple[Path, ...], context: str | None) -> KubeconfigSe
     current: str | None = None
     for path in paths:
         document = _load(path)
+        _register_credentials(document)
         current = current or document.get("current-context") or None
         for entry in document.get("contexts") or []:
             if isinstance(entry, dict) and entry.get("name"):
@@ -136,6 +137,30 @@ def _load(path: Path) -> dict[str, Any]:
             setting="k8s_config_file",
         )
     return document
+
+
+# Fields of a kubeconfig user that hold a credential (auth-provider configs hold tokens too).
+_CREDENTIAL_FIELDS = ("token", "password", "client-key-data")
+_PROVIDER_FIELDS = ("id-token", "refresh-token", "access-token", "client-secret")
+
+
+def _register_credentials(document: dict[str, Any]) -> None:
+    """Make every credential of the kubeconfig's users unprintable (see `redaction`)."""
+    from .redaction import register_secret
+
+    for entry in document.get("users") or []:
+        user = entry.get("user") if isinstance(entry, dict) else None
+        if not isinstance(user, dict):
+            continue
+        for field in _CREDENTIAL_FIELDS:
+            if isinstance(user.get(field), str):
+                register_secret(user[field])
+        provider = user.get("auth-provider")
+        config = provider.get("config") if isinstance(provider, dict) else None
+        if isinstance(config, dict):
+            for field in _PROVIDER_FIELDS:
+                if isinstance(config.get(field), str):
+                    register_secret(config[field])
 
 
 def _names(contexts: dict[str, Any]) -> str:

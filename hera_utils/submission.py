@@ -33,6 +33,7 @@ from hera_utils.errors import (
     WorkflowFailedError,
 )
 from hera_utils.http import hera_exception_error, translate_request_error
+from hera_utils.redaction import scrub_json, write_text
 
 FINAL_PHASES = frozenset({"Succeeded", "Failed", "Error"})
 # etcd refuses objects over about 1.5 MiB and Argo advises staying under 1 MB; warn early.
@@ -191,10 +192,8 @@ def write_provenance(
     commit, when there is one. Returns the path of `provenance.json`.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "workflow.yaml").write_text(rendered_yaml, encoding="utf-8")
-    (run_dir / "inputs.json").write_text(
-        json.dumps(describe_inputs(inputs), indent=2, default=str) + "\n", encoding="utf-8"
-    )
+    write_text(run_dir / "workflow.yaml", rendered_yaml)
+    _write_json(run_dir / "inputs.json", describe_inputs(inputs))
     provenance = {
         **record,
         "recorded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -203,7 +202,7 @@ def write_provenance(
         "python": sys.version.split()[0],
     }
     path = run_dir / "provenance.json"
-    path.write_text(json.dumps(provenance, indent=2, default=str) + "\n", encoding="utf-8")
+    _write_json(path, provenance)
     return path
 
 
@@ -211,7 +210,13 @@ def update_provenance(path: Path, **fields: Any) -> None:
     """Add or replace fields of a `provenance.json` (e.g. the final phase after a wait)."""
     provenance = json.loads(path.read_text(encoding="utf-8"))
     provenance.update(fields)
-    path.write_text(json.dumps(provenance, indent=2, default=str) + "\n", encoding="utf-8")
+    _write_json(path, provenance)
+
+
+def _write_json(path: Path, value: Any) -> None:
+    # Through JSON first, so that `default=str` values are scrubbed too.
+    plain = json.loads(json.dumps(value, default=str))
+    write_text(path, json.dumps(scrub_json(plain), indent=2) + "\n")
 
 
 def describe_inputs(inputs: Any) -> Any:

@@ -19,6 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError, ForbiddenError, NotFoundError
+from .redaction import register_secret
 
 if TYPE_CHECKING:
     from .cluster import KubernetesCluster
@@ -29,8 +30,12 @@ _RENEW_MIN_SECONDS = 60.0
 
 
 def as_authorization(token: str) -> str:
-    """The header value for a token: a bare token gets `Bearer `, as Hera does."""
+    """The header value for a token: a bare token gets `Bearer `, as Hera does.
+
+    Every token passes here, so this is where it is made unprintable (`redaction`).
+    """
     token = token.strip()
+    register_secret(token)
     return token if " " in token else f"Bearer {token}"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from hera_utils.redaction import scrub_message
 from hera_utils.settings import Settings
 
 
@@ -12,5 +13,6 @@ def check(args: Settings, *, as_json: bool = False) -> int:
     from hera_utils.checks import run_checks
 
     report = run_checks(args)
-    print(json.dumps(report.to_dict(), indent=2) if as_json else report.render())
+    text = json.dumps(report.to_dict(), indent=2) if as_json else report.render()
+    print(scrub_message(text))  # a detail may quote a value given where a token belongs
     return report.exit_code

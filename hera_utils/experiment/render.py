@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hera_utils.experiment.output import warn
+from hera_utils.redaction import scrub
 from hera_utils.submission import size_warning
 
 if TYPE_CHECKING:
@@ -20,6 +21,6 @@ def render(workflow: Workflow, output: str | None = None) -> int:
     if output is None:
         sys.stdout.write(rendered)
     else:
-        Path(output).write_text(rendered, encoding="utf-8")
+        Path(output).write_text(scrub(rendered), encoding="utf-8")
         print(f"wrote {output}", file=sys.stderr)
     return 0

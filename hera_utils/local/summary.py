@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..redaction import scrub_json
 from .nodes import SUCCEEDED, Node
 
 __all__ = ["LocalRunResult", "TaskResult", "task_entries", "write_summary"]
@@ -138,7 +139,9 @@ def write_summary(path: Path, *, workflow: str, phase: str, started_at: datetime
     document.update(extra or {})
     document["tasks"] = [_entry(task, path.parent) for task in tasks]
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+    # Outputs and messages may quote a secret (a token a task printed): never on disk.
+    scrubbed = scrub_json(json.loads(json.dumps(document, default=str)))
+    temporary.write_text(json.dumps(scrubbed, indent=2, ensure_ascii=False) + "\n",
                          encoding="utf-8")
     os.replace(temporary, path)
 

@@ -28,8 +28,10 @@ __all__ = [
     "ContainerRuntime",
     "ProcessOutcome",
     "container_run_command",
+    "copy_from_container",
     "find_container_runtime",
     "python_interpreter",
+    "remove_container",
     "result_text",
     "run_process",
 ]
@@ -255,3 +257,26 @@ def container_run_command(runtime: ContainerRuntime, *, name: str, image: str,
     if command:
         argv += ["--entrypoint", command[0]]
     return [*argv, image, *command[1:], *args]
+
+
+async def copy_from_container(runtime: ContainerRuntime, container: str, path: str,
+                              local_path: str) -> None:
+    """`docker cp container:path local_path` (a file the container wrote as an output)."""
+    await _quiet_command([runtime.path, "cp", f"{container}:{path}", local_path])
+
+
+async def remove_container(runtime: ContainerRuntime, container: str) -> None:
+    """`docker rm -f container`: the container of a finished or stopped task."""
+    await _quiet_command([runtime.path, "rm", "-f", container])
+
+
+async def _quiet_command(argv: list[str], timeout: float = 60.0) -> None:
+    with contextlib.suppress(OSError, asyncio.TimeoutError):
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL)
+        try:
+            await asyncio.wait_for(process.wait(), timeout)
+        except asyncio.TimeoutError:
+            process.kill()
+            raise

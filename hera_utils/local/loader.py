@@ -83,7 +83,8 @@ def _model_to_dict(model: Any) -> dict[str, Any]:
         data = model.model_dump(exclude_none=True, by_alias=True, mode="json")
     else:  # pydantic v1 models
         data = json.loads(model.json(exclude_none=True, by_alias=True))
-    return _plain(data)
+    plain: dict[str, Any] = _plain(data)
+    return plain
 
 
 def _plain(data: Any) -> Any:

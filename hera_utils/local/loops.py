@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .templating import format_value, json_text
+from .values import format_value, json_text
 
 __all__ = ["Item", "LoopError", "expand_loop", "has_loop"]
 

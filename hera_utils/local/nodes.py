@@ -8,20 +8,27 @@ DAG or steps node (`collect(0:paris)`), as the Argo UI shows it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Final
 
 __all__ = [
     "ERROR",
     "FAILED",
     "FAILED_OR_ERROR",
+    "GROUP_TYPES",
     "OMITTED",
     "PENDING",
     "RUNNING",
     "SKIPPED",
     "SUCCEEDED",
+    "TASK_TYPES",
     "Node",
+    "NodeType",
+    "group_phase",
+    "timestamp",
     "utc_now",
 ]
 
@@ -36,9 +43,44 @@ FAILED_OR_ERROR = (FAILED, ERROR)
 FULFILLED = (SUCCEEDED, FAILED, ERROR, SKIPPED, OMITTED)
 
 
+class NodeType:
+    """The node types of an Argo workflow's status (`NodeType` in its API)."""
+
+    POD: Final = "Pod"
+    DAG: Final = "DAG"
+    STEPS: Final = "Steps"
+    STEP_GROUP: Final = "StepGroup"
+    TASK_GROUP: Final = "TaskGroup"
+    RETRY: Final = "Retry"
+    SKIPPED: Final = "Skipped"
+    SUSPEND: Final = "Suspend"
+
+
+# A task is a node that does the work itself (a pod, a suspend) or stands for work that did
+# not happen (skipped, omitted, errored before starting); a group only gathers nodes.
+TASK_TYPES = (NodeType.POD, NodeType.SKIPPED, NodeType.SUSPEND)
+GROUP_TYPES = (NodeType.STEP_GROUP, NodeType.TASK_GROUP)
+
+
 def utc_now() -> datetime:
     """The current time, timezone-aware (UTC)."""
     return datetime.now(timezone.utc)
+
+
+def timestamp(value: datetime, *, milliseconds: bool = False) -> str:
+    """RFC 3339 in UTC as Argo writes it (`2026-12-01T10:00:00Z`), or with milliseconds."""
+    if not milliseconds:
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def group_phase(children: Iterable[Node]) -> str:
+    """A group's phase: that of its last failed or errored child, else Succeeded."""
+    phase = SUCCEEDED
+    for child in children:
+        if child.failed_or_error:
+            phase = child.phase
+    return phase
 
 
 @dataclass(eq=False)
@@ -70,6 +112,11 @@ class Node:
         return self.phase in FULFILLED
 
     @property
+    def is_task(self) -> bool:
+        """Whether the node is a task (see `TASK_TYPES`), not a group, DAG, steps or retry."""
+        return self.type in TASK_TYPES
+
+    @property
     def failed_or_error(self) -> bool:
         """Whether the node ended Failed or Error."""
         return self.phase in FAILED_OR_ERROR
@@ -77,7 +124,7 @@ class Node:
     @property
     def attempts(self) -> list[Node]:
         """The attempts of a Retry node (itself for any other node that ran)."""
-        if self.type == "Retry":
+        if self.type == NodeType.RETRY:
             return list(self.children)
         return [self] if self.started_at is not None else []
 

@@ -93,7 +93,8 @@ def _label(node: Node) -> str:
     return node.display_name
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: Path) -> str:
+    """A path relative to the current directory when it is below it (shorter to read)."""
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
@@ -101,7 +102,7 @@ def _shown(path: Path) -> str:
 
 
 def _failure_line(node: Node) -> str:
-    log = f"  log: {_shown(node.logs[-1])}" if node.logs else ""
+    log = f"  log: {shown_path(node.logs[-1])}" if node.logs else ""
     return f"  x {_label(node)}: {node.phase}{': ' + node.message if node.message else ''}{log}"
 
 

@@ -1,6 +1,6 @@
 """`run_locally`: run an Argo workflow on this machine and record how it went.
 
-The workflow is read (`loader`), checked (`model`), run (`engine`) on a fresh asyncio loop
+The workflow is read (`loader`), checked (`validate`), run (`operator`) on a fresh asyncio loop
 that owns Ctrl-C for the duration of the run, then summarised (`summary`).
 """
 
@@ -19,11 +19,12 @@ from hera_utils.errors import ConfigurationError
 from .loader import load_workflow
 from .model import WorkflowModel
 from .nodes import SUCCEEDED, utc_now
-from .progress import PROGRESS_MODES, make_progress
+from .progress import PROGRESS_MODES, make_progress, shown_path
 from .summary import LocalRunResult, task_entries, write_summary
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .context import RunOptions
+    from .operator import WorkflowOperator
 
 __all__ = ["run_locally"]
 
@@ -58,61 +59,78 @@ def run_locally(
     Raises `ConfigurationError` before anything runs if the workflow or the options cannot
     be used, naming the template and the feature.
     """
-    # asyncio and the engine load only when a run starts: importing this package stays cheap.
-    from .engine import Engine, RunOptions
-    from .executors import find_container_runtime
+    # asyncio and the operator load only when a run starts: importing this package stays cheap.
+    from .operator import WorkflowOperator
+    from .validate import validate_workflow
 
     if progress not in PROGRESS_MODES:
         raise ConfigurationError(f"progress must be one of {', '.join(PROGRESS_MODES)}, "
                                  f"not {progress!r}")
     workers = _parallelism(parallelism)
     model = WorkflowModel(load_workflow(workflow, list(templates)), parameters)
-    model.validate()
+    validate_workflow(model)
     name = model.generate_name()
     if not name or "/" in name or name in (".", ".."):
         raise ConfigurationError(f"the workflow name {name!r} cannot name a run directory")
     own_limit = _positive(model.spec.get("parallelism"))
     if own_limit:
         workers = min(workers, own_limit)
-    run_dir = Path(runs_dir).resolve() / name
+    options = _run_options(model, Path(runs_dir).resolve() / name, workers, work_dir=work_dir,
+                           volume_dir=volume_dir, stub_containers=stub_containers,
+                           container_runtime=container_runtime)
+    reporter = make_progress(progress)
+    operator = WorkflowOperator(model, name, options, reporter)
+    reporter.begin(name, shown_path(options.run_dir))
+    for notice in model.notices:
+        reporter.notice(notice)
+    if options.runtime_problem:
+        reporter.notice(f"container tasks cannot run here: {options.runtime_problem}")
+
+    phase, message = _drive(operator)
+    return _record(operator, phase, message)
+
+
+def _run_options(model: WorkflowModel, run_dir: Path, workers: int, *,
+                 work_dir: str | os.PathLike[str] | None,
+                 volume_dir: str | os.PathLike[str] | None, stub_containers: bool,
+                 container_runtime: str | None) -> RunOptions:
+    """Check the directories and find the container runtime; prepare the run directory."""
+    from .context import RunOptions
+    from .executors import find_container_runtime
+    from .validate import uses_kind
+
     work = Path(work_dir).resolve() if work_dir is not None else Path.cwd()
     if not work.is_dir():
         raise ConfigurationError(f"work_dir {work} is not a directory", setting="work_dir")
     volume = Path(volume_dir).resolve() if volume_dir is not None else None
     runtime, runtime_problem = None, ""
-    if model.uses_kind("container") and not stub_containers:
+    if uses_kind(model, "container") and not stub_containers:
         runtime, runtime_problem = find_container_runtime(container_runtime)
     _prepare_run_dir(run_dir)
     if volume is not None:
         volume.mkdir(parents=True, exist_ok=True)
+    return RunOptions(run_dir=run_dir, parallelism=workers, work_dir=work, volume_dir=volume,
+                      stub_containers=stub_containers, runtime=runtime,
+                      runtime_problem=runtime_problem)
 
-    reporter = make_progress(progress)
-    options = RunOptions(run_dir=run_dir, parallelism=workers, work_dir=work,
-                         volume_dir=volume, stub_containers=stub_containers, runtime=runtime,
-                         runtime_problem=runtime_problem)
-    engine = Engine(model, name, options, reporter)
-    reporter.begin(name, _shown(run_dir))
-    for notice in model.notices:
-        reporter.notice(notice)
-    if runtime_problem:
-        reporter.notice(f"container tasks cannot run here: {runtime_problem}")
 
-    phase, message = _drive(engine)
-
-    tasks = task_entries(engine.nodes, engine.root, run_dir)
-    summary_path = run_dir / "summary.json"
-    write_summary(summary_path, workflow=name, phase=phase, started_at=engine.started_at,
+def _record(operator: WorkflowOperator, phase: str, message: str) -> LocalRunResult:
+    """Write summary.json, tell the user how the run ended, and return its result."""
+    options, name = operator.options, operator.name
+    tasks = task_entries(operator.nodes, operator.root, options.run_dir)
+    summary_path = options.run_dir / "summary.json"
+    write_summary(summary_path, workflow=name, phase=phase, started_at=operator.started_at,
                   finished_at=utc_now(), message=message, tasks=tasks, extra={
-                      "parameters": dict(model.parameters),
-                      "parallelism": workers,
-                      "work_dir": str(work),
-                      "container_runtime": runtime.name if runtime else None,
-                      "stub_containers": stub_containers,
+                      "parameters": dict(operator.model.parameters),
+                      "parallelism": options.parallelism,
+                      "work_dir": str(options.work_dir),
+                      "container_runtime": options.runtime.name if options.runtime else None,
+                      "stub_containers": options.stub_containers,
                   })
-    reporter.end(name, phase, message, _shown(summary_path))
+    operator.progress.end(name, phase, message, shown_path(summary_path))
     return LocalRunResult(name=name, phase=phase, succeeded=phase == SUCCEEDED, tasks=tasks,
-                          run_dir=run_dir, summary_path=summary_path, message=message,
-                          interrupted=engine.interrupted)
+                          run_dir=options.run_dir, summary_path=summary_path, message=message,
+                          interrupted=operator.interrupted)
 
 
 def _parallelism(value: int | None) -> int:
@@ -132,14 +150,6 @@ def _positive(value: Any) -> int | None:
     return number if number > 0 else None
 
 
-def _shown(path: Path) -> str:
-    """A path relative to the current directory when it is below it (shorter to read)."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 def _prepare_run_dir(run_dir: Path) -> None:
     """Create the run directory; clear what an earlier run of the same name left in it."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -151,8 +161,8 @@ def _prepare_run_dir(run_dir: Path) -> None:
             entry.unlink(missing_ok=True)
 
 
-def _drive(engine: Engine) -> tuple[str, str]:
-    """Run the engine on its own event loop: here in the main thread, else in a thread."""
+def _drive(operator: WorkflowOperator) -> tuple[str, str]:
+    """Run the operator on its own event loop: here in the main thread, else in a thread."""
     import asyncio
 
     try:
@@ -161,13 +171,13 @@ def _drive(engine: Engine) -> tuple[str, str]:
     except RuntimeError:
         inside_loop = False
     if not inside_loop and threading.current_thread() is threading.main_thread():
-        return _run_loop(engine, handle_signals=True)
+        return _run_loop(operator, handle_signals=True)
     outcome: list[tuple[str, str]] = []
     failure: list[BaseException] = []
 
     def target() -> None:
         try:
-            outcome.append(_run_loop(engine, handle_signals=False))
+            outcome.append(_run_loop(operator, handle_signals=False))
         except BaseException as error:  # re-raised in the caller's thread
             failure.append(error)
 
@@ -177,18 +187,18 @@ def _drive(engine: Engine) -> tuple[str, str]:
         try:
             thread.join(0.2)
         except KeyboardInterrupt:  # e.g. a notebook's interrupt: stop the tasks cleanly
-            engine.interrupt_threadsafe("interrupted (KeyboardInterrupt)")
+            operator.interrupt_threadsafe("interrupted (KeyboardInterrupt)")
     if failure:
         raise failure[0]
     return outcome[0]
 
 
-def _run_loop(engine: Engine, *, handle_signals: bool) -> tuple[str, str]:
+def _run_loop(operator: WorkflowOperator, *, handle_signals: bool) -> tuple[str, str]:
     import asyncio
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     try:
         if handle_signals:
             # Ctrl-C (or a SIGTERM) stops the tasks cleanly instead of raising in the
@@ -196,8 +206,8 @@ def _run_loop(engine: Engine, *, handle_signals: bool) -> tuple[str, str]:
             for signum, reason in ((signal.SIGINT, "interrupted (SIGINT, Ctrl-C)"),
                                    (signal.SIGTERM, "terminated (SIGTERM)")):
                 previous[signum] = signal.getsignal(signum)
-                loop.add_signal_handler(signum, engine.interrupt, reason)
-        return loop.run_until_complete(engine.run())
+                loop.add_signal_handler(signum, operator.interrupt, reason)
+        return loop.run_until_complete(operator.run())
     finally:
         for signum, handler in previous.items():
             loop.remove_signal_handler(signum)

@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ..redaction import scrub_json
-from .nodes import SUCCEEDED, Node
+from .nodes import GROUP_TYPES, SUCCEEDED, Node, NodeType, timestamp
 
 __all__ = ["LocalRunResult", "TaskResult", "task_entries", "write_summary"]
-
-_STRUCTURE = ("StepGroup", "TaskGroup")
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,8 @@ class TaskResult:
     @property
     def parameters(self) -> dict[str, str]:
         """The task's output parameters."""
-        return self.outputs.get("parameters", {})
+        parameters: dict[str, str] = self.outputs.get("parameters", {})
+        return parameters
 
 
 @dataclass(frozen=True)
@@ -82,20 +81,18 @@ class LocalRunResult:
 
 def _is_group(node: Node) -> bool:
     kinds = [attempt.type for attempt in node.attempts] or [node.type]
-    return kinds[-1] in ("DAG", "Steps")
+    return kinds[-1] in (NodeType.DAG, NodeType.STEPS)
 
 
 def _time(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return None if value is None else timestamp(value, milliseconds=True)
 
 
 def task_entries(nodes: list[Node], root: Node | None, run_dir: Path) -> list[TaskResult]:
     """The summary's task entries for the run's nodes, in the order they were created."""
     entries = []
     for node in nodes:
-        if node.type in _STRUCTURE or node.attempt_of is not None:
+        if node.type in GROUP_TYPES or node.attempt_of is not None:
             continue
         if node is root and _is_group(node):
             continue  # a DAG or steps entrypoint is the run itself, not a task
@@ -114,7 +111,7 @@ def task_entries(nodes: list[Node], root: Node | None, run_dir: Path) -> list[Ta
             template=node.template_name,
             attempts=len(attempts),
             node=node.name,
-            type=last.type if node.type == "Retry" else node.type,
+            type=last.type if node.type == NodeType.RETRY else node.type,
             started_at=_time(node.started_at),
             finished_at=_time(node.finished_at),
             stubbed=last.stubbed,

@@ -9,7 +9,6 @@ an error, so a typo does not reach a task as literal text.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -17,8 +16,6 @@ from typing import Any
 __all__ = [
     "UnresolvedTagError",
     "expression_tags",
-    "format_value",
-    "json_text",
     "substitute",
     "tags_in",
 ]
@@ -104,23 +101,3 @@ def tags_in(value: Any) -> list[str]:
 def expression_tags(value: Any) -> list[str]:
     """The `{{=expression}}` tags of `value` (not supported by the local runner)."""
     return [tag for tag in tags_in(value) if tag.startswith("=")]
-
-
-def json_text(value: Any) -> str:
-    """Compact JSON with sorted keys, as Go's `json.Marshal` writes maps."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-
-
-def format_value(value: Any) -> str:
-    """A JSON value as Argo prints it into a string: Go's `%v` for scalars, JSON otherwise."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, int):
-        return str(value)
-    if value is None:
-        return "null"
-    return json_text(value)

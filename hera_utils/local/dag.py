@@ -1,0 +1,192 @@
+"""DAG templates (the controller's `dag.go`): tasks start as their `depends` allow.
+
+A task whose dependencies are done either starts, or, when its `depends` is not met, ends
+Omitted without running. `failFast` (the default) stops starting tasks once one fails and
+no other task handles that failure. Once every task is done, the DAG's phase is assessed
+from its target tasks (`assessDAGPhase`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .calls import continues_on, run_call_or_loop
+from .concurrency import cancel_all, semaphore_of
+from .context import Operator
+from .dag_plan import DagPlan
+from .depends import ExpressionError, TaskResults
+from .model import TemplateScope
+from .nodes import ERROR, FAILED, FAILED_OR_ERROR, OMITTED, SKIPPED, SUCCEEDED, Node, NodeType
+from .scope import task_variables
+from .templating import substitute
+from .values import truthy
+
+__all__ = ["run_dag"]
+
+
+@dataclass
+class _DagRun:
+    """The bookkeeping of one DAG node while its tasks run."""
+
+    node: Node
+    plan: DagPlan
+    tasks: dict[str, dict[str, Any]]
+    scope: TemplateScope
+    limit: asyncio.Semaphore | None
+    fail_fast: bool
+    finished: dict[str, Node] = field(default_factory=dict)
+    running: dict[asyncio.Future[Node], str] = field(default_factory=dict)
+    waiting: list[str] = field(default_factory=list)
+    failed_fast: Node | None = None
+    not_started: list[str] = field(default_factory=list)
+
+
+async def run_dag(op: Operator, node: Node, original: Mapping[str, Any],
+                  body: dict[str, Any], scope: TemplateScope) -> None:
+    """Run a DAG template's tasks as node `node`, then set its phase and outputs."""
+    plan = op.model.dag_plan(original)
+    run = _DagRun(node=node, plan=plan,
+                  tasks={task["name"]: task for task in body["dag"].get("tasks") or []},
+                  scope=scope, limit=semaphore_of(body.get("parallelism")),
+                  fail_fast=truthy(body["dag"].get("failFast", True)),
+                  waiting=list(plan.tasks))
+    node.start()
+    try:
+        while True:
+            _start_ready(op, run)
+            if not run.running:
+                break
+            done, _ = await asyncio.wait(run.running, return_when=asyncio.FIRST_COMPLETED)
+            for future in done:
+                _task_done(run, run.running.pop(future), future.result())
+    except asyncio.CancelledError:
+        await cancel_all(run.running)
+        op.stopped(node)
+        raise
+    _finish_dag(op, run, body)
+
+
+def _start_ready(op: Operator, run: _DagRun) -> None:
+    """Start (or omit) every waiting task whose dependencies are done."""
+    progressed = True
+    while progressed:
+        progressed = False
+        for task_name in list(run.waiting):
+            if not all(dep in run.finished for dep in run.plan.dependencies(task_name)):
+                continue
+            run.waiting.remove(task_name)
+            progressed = True
+            early = _depends_outcome(op, run, task_name)
+            if early is not None:  # Omitted (or a bad depends): nothing to start
+                run.finished[task_name] = early
+                continue
+            if run.failed_fast is not None:
+                run.not_started.append(task_name)
+                continue
+            future = asyncio.ensure_future(_run_task(op, run, task_name))
+            run.running[future] = task_name
+
+
+def _task_done(run: _DagRun, task_name: str, task_node: Node) -> None:
+    run.finished[task_name] = task_node
+    if (run.fail_fast and run.failed_fast is None and task_node.failed_or_error
+            and not continues_on(run.tasks[task_name], task_node.phase)
+            and not run.plan.failure_handled(task_name)):
+        run.failed_fast = task_node
+
+
+def _finish_dag(op: Operator, run: _DagRun, body: dict[str, Any]) -> None:
+    node = run.node
+    run.not_started.extend(run.waiting)
+    if run.failed_fast is not None and run.not_started:
+        # failFast (the default): once a task fails and no other task handles that
+        # failure, the DAG starts nothing new, lets running tasks end, and fails
+        # (docs/fields.md, DAGTemplate.failFast; argo-workflows issue 1442).
+        culprit, count = run.failed_fast, len(run.not_started)
+        node.finish(culprit.phase, f"child '{culprit.display_name}' {culprit.phase.lower()}"
+                                   f" and failFast is set; {count} task(s) not started")
+        op.run_notes.append(f"failFast: {count} task(s) of '{node.display_name}' not started")
+        return
+    phase, target = _assess_dag(run.plan, run.tasks, run.finished)
+    if phase != SUCCEEDED:
+        node.finish(phase, f"child '{target}' {phase.lower()}")
+        return
+    op.group_succeeded(node, body, task_variables(run.finished))
+
+
+def _depends_outcome(op: Operator, run: _DagRun, task_name: str) -> Node | None:
+    """The Omitted/Error node of a task whose `depends` does not let it run, else None."""
+    expression = run.plan.depends[task_name]
+    if expression is None:
+        return None
+    node_name = f"{run.node.name}.{task_name}"
+    template = run.plan.tasks[task_name].get("template")
+    try:
+        results = {dep: _task_results(run.finished[dep]) for dep in expression.tasks}
+        go = expression.evaluate(results)
+    except ExpressionError as error:
+        return op.error_node(node_name, task_name, template, run.node, str(error))
+    if go:
+        return None
+    return op.skipped_node(node_name, task_name, template, run.node, OMITTED,
+                           "omitted: depends condition not met")
+
+
+async def _run_task(op: Operator, run: _DagRun, task_name: str) -> Node:
+    # Like Argo, a task sees the outputs of its ancestors only.
+    ancestors = {name: run.finished[name] for name in run.plan.ancestors(task_name)}
+    call = substitute(run.tasks[task_name], op.lookup(task_variables(ancestors)))
+    outcome = await run_call_or_loop(op, f"{run.node.name}.{task_name}", task_name, call,
+                                     run.scope, run.node, run.limit,
+                                     group_type=NodeType.TASK_GROUP)
+    assert isinstance(outcome, Node)  # with a group type, a loop is one TaskGroup node
+    return outcome
+
+
+def _task_results(node: Node) -> TaskResults:
+    children = node.children if node.type == NodeType.TASK_GROUP else []
+    return TaskResults(
+        succeeded=node.phase == SUCCEEDED, failed=node.phase == FAILED,
+        errored=node.phase == ERROR, skipped=node.phase == SKIPPED,
+        omitted=node.phase == OMITTED,
+        any_succeeded=any(child.phase == SUCCEEDED for child in children),
+        all_failed=bool(children) and all(child.phase == FAILED for child in children))
+
+
+def _assess_dag(plan: DagPlan, tasks: Mapping[str, Mapping[str, Any]],
+                finished: Mapping[str, Node]) -> tuple[str, str]:
+    """The DAG's phase once every task is done (the controller's assessDAGPhase).
+
+    Each target task (by default, the tasks nothing depends on) gives its phase; an Omitted
+    task inherits the phases reaching it from its dependencies, a failure winning. A
+    failed target fails the DAG unless its `continueOn` allows that phase. So a failure
+    handled by a task that runs on it (`depends: A.Failed`) does not fail the DAG.
+    Simplification: a nested DAG or steps node passes on its own phase.
+    """
+    branch: dict[str, list[str]] = {}
+    target_phase: dict[str, str] = {}
+    for name in plan.topological_order():
+        node = finished.get(name)
+        if node is None:
+            continue
+        if node.phase == OMITTED:
+            incoming = [phase for dep in plan.dependencies(name)
+                        for phase in branch.get(dep, [SUCCEEDED])] or [SUCCEEDED]
+            branch[name] = incoming
+            target_phase[name] = next((p for p in incoming if p in FAILED_OR_ERROR),
+                                      incoming[0])
+        else:
+            target_phase[name] = node.phase
+            if node.type == NodeType.TASK_GROUP and node.children:
+                branch[name] = [child.phase for child in node.children]
+            else:
+                branch[name] = [node.phase]
+    for target in plan.targets:
+        phase = target_phase.get(target)
+        if phase is not None and phase in FAILED_OR_ERROR \
+                and not continues_on(tasks.get(target, {}), phase):
+            return phase, target
+    return SUCCEEDED, ""

@@ -1,0 +1,222 @@
+"""Argo's `depends` language: task results combined with `&&`, `||` and `!`.
+
+`A && (B.Failed || !C.Succeeded)`, where a bare task name means
+`(A.Succeeded || A.Skipped || A.Daemoned)` (docs/enhanced-depends-logic.md). The text is
+parsed once into a small tree, evaluated by walking it. `ExpressionError`, raised for a
+malformed expression, is shared with the `when` language (`expressions`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "RESULTS",
+    "DependsExpression",
+    "ExpressionError",
+    "TaskResults",
+    "dependencies_as_depends",
+    "parse_depends",
+]
+
+
+class ExpressionError(ValueError):
+    """A `when` or `depends` expression that cannot be parsed or evaluated."""
+
+
+RESULTS = ("Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Daemoned",
+           "AnySucceeded", "AllFailed")
+# Results that only make sense to ask for when the task did not simply succeed: a task
+# whose failure is named by another task's `depends` has its failure handled.
+_FAILURE_AWARE = frozenset({"Failed", "Errored", "AllFailed", "AnySucceeded", "Omitted"})
+
+
+@dataclass(frozen=True)
+class TaskResults:
+    """What a `depends` operand can ask of a finished task (Argo's `TaskResults`)."""
+
+    succeeded: bool = False
+    failed: bool = False
+    errored: bool = False
+    skipped: bool = False
+    omitted: bool = False
+    daemoned: bool = False
+    any_succeeded: bool = False
+    all_failed: bool = False
+
+    def get(self, result: str) -> bool:
+        """The value of `Task.<result>` (a result name from the documented list)."""
+        snake = re.sub(r"(?<!^)([A-Z])", r"_\1", result).lower()
+        return bool(getattr(self, snake))
+
+
+@dataclass(frozen=True)
+class _Operand:
+    task: str
+    result: str | None  # None: the bare task name
+
+
+@dataclass(frozen=True)
+class _Not:
+    operand: Any
+
+
+@dataclass(frozen=True)
+class _BoolOp:
+    op: str  # "&&" or "||"
+    left: Any
+    right: Any
+
+
+_DEPENDS_TOKEN = re.compile(
+    r"\s*(?:(?P<op>&&|\|\||!|\(|\))|(?P<name>[A-Za-z0-9_][A-Za-z0-9_-]*)(?:\.(?P<result>\w+))?)"
+)
+
+
+class DependsExpression:
+    """A parsed `depends` expression: which tasks it names and whether it holds."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._tokens = self._tokenize(text)
+        self._position = 0
+        self.tree = self._or()
+        if self._position != len(self._tokens):
+            raise ExpressionError(
+                f"unexpected {self._tokens[self._position]!r} in depends '{text}'")
+
+    @property
+    def tasks(self) -> list[str]:
+        """The task names the expression depends on, in order of first mention."""
+        names: list[str] = []
+        for operand in self._operands(self.tree, negated=False):
+            if operand[0].task not in names:
+                names.append(operand[0].task)
+        return names
+
+    def names_failure_of(self, task: str) -> bool:
+        """Whether the expression asks about `task` not succeeding (so its failure is handled)."""
+        return any(
+            operand.task == task and (negated or operand.result in _FAILURE_AWARE)
+            for operand, negated in self._operands(self.tree, negated=False)
+        )
+
+    def evaluate(self, results: Mapping[str, TaskResults]) -> bool:
+        """The truth of the expression given the results of every task it names."""
+        return self._evaluate(self.tree, results)
+
+    # -- parsing
+
+    @staticmethod
+    def _tokenize(text: str) -> list[Any]:
+        tokens: list[Any] = []
+        position = 0
+        while text[position:].strip():
+            match = _DEPENDS_TOKEN.match(text, position)
+            if match is None or match.end() == position:
+                raise ExpressionError(
+                    f"cannot read depends '{text}' at {text[position:].strip()!r}")
+            position = match.end()
+            if match.group("op"):
+                tokens.append(match.group("op"))
+                continue
+            name, result = match.group("name"), match.group("result")
+            if result is None and name in ("and", "or", "not"):  # expr-lang's spelled-out forms
+                tokens.append({"and": "&&", "or": "||", "not": "!"}[name])
+                continue
+            if result is not None and result not in RESULTS:
+                raise ExpressionError(
+                    f"unknown task result '{name}.{result}' in depends '{text}' "
+                    f"(one of {', '.join(RESULTS)})"
+                )
+            tokens.append(_Operand(name, result))
+        return tokens
+
+    def _peek(self) -> Any:
+        return self._tokens[self._position] if self._position < len(self._tokens) else None
+
+    def _or(self) -> Any:
+        return self._chain("||", self._and)
+
+    def _and(self) -> Any:
+        return self._chain("&&", self._unary)
+
+    def _chain(self, op: str, operand: Callable[[], Any]) -> Any:
+        """`operand (op operand)*`, grouped from the left."""
+        left = operand()
+        while self._peek() == op:
+            self._position += 1
+            left = _BoolOp(op, left, operand())
+        return left
+
+    def _unary(self) -> Any:
+        token = self._peek()
+        if token == "!":
+            self._position += 1
+            return _Not(self._unary())
+        if token == "(":
+            self._position += 1
+            inner = self._or()
+            if self._peek() != ")":
+                raise ExpressionError(f"missing ')' in depends '{self.text}'")
+            self._position += 1
+            return inner
+        if isinstance(token, _Operand):
+            self._position += 1
+            return token
+        shown = "end of expression" if token is None else repr(token)
+        raise ExpressionError(f"unexpected {shown} in depends '{self.text}'")
+
+    # -- walking
+
+    def _operands(self, node: Any, *, negated: bool) -> Iterable[tuple[_Operand, bool]]:
+        if isinstance(node, _Operand):
+            yield node, negated
+        elif isinstance(node, _Not):
+            yield from self._operands(node.operand, negated=not negated)
+        else:
+            yield from self._operands(node.left, negated=negated)
+            yield from self._operands(node.right, negated=negated)
+
+    def _evaluate(self, node: Any, results: Mapping[str, TaskResults]) -> bool:
+        if isinstance(node, _Operand):
+            outcome = results.get(node.task)
+            if outcome is None:
+                raise ExpressionError(f"depends '{self.text}' names unknown task '{node.task}'")
+            if node.result is None:
+                # A bare name keeps the meaning of the older `dependencies` field.
+                return outcome.succeeded or outcome.skipped or outcome.daemoned
+            return outcome.get(node.result)
+        if isinstance(node, _Not):
+            return not self._evaluate(node.operand, results)
+        if node.op == "&&":
+            return self._evaluate(node.left, results) and self._evaluate(node.right, results)
+        return self._evaluate(node.left, results) or self._evaluate(node.right, results)
+
+
+def parse_depends(text: str) -> DependsExpression:
+    """Parse a `depends` expression (raises `ExpressionError`)."""
+    return DependsExpression(text)
+
+
+def dependencies_as_depends(
+    dependencies: Iterable[str], continue_on: Mapping[str, Mapping[str, Any]]
+) -> str:
+    """The `depends` equivalent of a `dependencies` list, as Argo converts it.
+
+    Each name becomes `(A.Succeeded || A.Skipped || A.Daemoned)`, widened by `A.Failed` /
+    `A.Errored` when task A says `continueOn: {failed: true}` / `{error: true}`.
+    """
+    clauses = []
+    for name in dependencies:
+        options = [f"{name}.Succeeded", f"{name}.Skipped", f"{name}.Daemoned"]
+        settings = continue_on.get(name) or {}
+        if settings.get("failed"):
+            options.append(f"{name}.Failed")
+        if settings.get("error"):
+            options.append(f"{name}.Errored")
+        clauses.append("(" + " || ".join(options) + ")")
+    return " && ".join(clauses)

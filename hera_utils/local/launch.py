@@ -1,0 +1,191 @@
+"""What it takes to start one task attempt: command line, environment, output paths.
+
+The local counterpart of the controller's `workflowpod.go`: a script template becomes its
+interpreter with the source written to a file (`python /path/script.py`, as Argo appends
+the file to the command), a container template a `docker run` command line; `env` values
+become the environment, and each output parameter's path is mapped to where the attempt
+writes it on this machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import executors
+from .context import NodeError, RunOptions
+from .nodes import Node
+from .values import format_value
+
+__all__ = ["Launch", "Launcher"]
+
+_SHELLS = ("bash", "sh", "zsh", "dash", "ksh")
+
+
+@dataclass
+class Launch:
+    """Everything needed to start one attempt and collect its outputs."""
+
+    cwd: str
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    container_name: str = ""
+    # parameter name -> (path as the template says, path on this machine)
+    output_paths: dict[str, tuple[str, str]] = field(default_factory=dict)
+    shared_paths: set[str] = field(default_factory=set)
+    copies: list[tuple[str, str, str]] = field(default_factory=list)
+    _before: dict[str, tuple[int, int, int] | None] = field(default_factory=dict)
+
+    def snapshot_outputs(self) -> None:
+        """Remember the output files already there, so a stale one is not taken as output."""
+        for _, local_path in self.output_paths.values():
+            self._before[local_path] = _stat(local_path)
+
+    def read_output(self, local_path: str) -> str | None:
+        """The output file's text, or None if the attempt did not write it."""
+        now = _stat(local_path)
+        if now is None or (now == self._before.get(local_path)):
+            return None
+        try:
+            return Path(local_path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+
+
+class Launcher:
+    """Prepares the launches of one run (its script files, its container names)."""
+
+    def __init__(self, workflow_name: str, options: RunOptions) -> None:
+        self.workflow_name = workflow_name
+        self.options = options
+        self._scripts: set[Path] = set()
+        self._containers = 0
+
+    def prepare(self, node: Node, body: dict[str, Any], kind: str, log_base: str) -> Launch:
+        """The launch of a pod template's attempt; `NodeError` if it cannot start."""
+        spec = body[kind]
+        env_vars = _env_values(spec.get("env") or [])
+        remap: dict[str, str] = {}
+        hera_outputs = env_vars.get("hera__outputs_directory")
+        if hera_outputs:
+            # Hera's runner writes annotated outputs under this directory: give each attempt
+            # its own, so that concurrent tasks do not overwrite each other's outputs.
+            local_dir = self.options.run_dir / "outputs" / log_base
+            local_dir.mkdir(parents=True, exist_ok=True)
+            env_vars["hera__outputs_directory"] = str(local_dir)
+            remap[hera_outputs.rstrip("/")] = str(local_dir)
+        launch = Launch(cwd=str(self.options.work_dir))
+        self._map_outputs(launch, body, kind, log_base, remap)
+        if self.options.volume_dir is not None:
+            env_vars["HERA_UTILS_VOLUME_DIR"] = str(self.options.volume_dir)
+        if kind == "script":
+            launch.env = self._script_environment(env_vars)
+            launch.argv = self._script_command(spec, _file_name(node.template_name or "script"))
+        else:
+            launch.env = {**os.environ}
+            launch.argv, launch.container_name = self._container_command(spec, env_vars)
+            for name, (path, local_path) in launch.output_paths.items():
+                Path(local_path).parent.mkdir(parents=True, exist_ok=True)
+                launch.copies.append((path, local_path, name))
+        return launch
+
+    def _map_outputs(self, launch: Launch, body: dict[str, Any], kind: str, log_base: str,
+                     remap: Mapping[str, str]) -> None:
+        for parameter in (body.get("outputs") or {}).get("parameters") or []:
+            path = (parameter.get("valueFrom") or {}).get("path")
+            if not path:
+                continue
+            local_path = _remapped(path, remap)
+            if kind == "container":
+                local_path = str(self.options.run_dir / "outputs" / log_base / parameter["name"])
+            elif not os.path.isabs(local_path):
+                local_path = os.path.join(launch.cwd, local_path)
+            launch.output_paths[parameter["name"]] = (path, local_path)
+            if kind == "script" and _remapped(path, remap) == path:
+                # A fixed path is private to each pod on Argo but shared by every process
+                # here: tasks writing it must take turns.
+                launch.shared_paths.add(os.path.normpath(local_path))
+
+    def _script_environment(self, env_vars: dict[str, str]) -> dict[str, str]:
+        env = {**os.environ, **env_vars}
+        work_dir = str(self.options.work_dir)
+        existing = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = work_dir + (os.pathsep + existing if existing else "")
+        env.setdefault("PYTHONUNBUFFERED", "1")  # logs show progress as it happens
+        return env
+
+    def _script_command(self, spec: dict[str, Any], template_name: str) -> list[str]:
+        command = [str(word) for word in spec.get("command") or []]
+        if not command:
+            raise NodeError("the script template has no command (e.g. [python] or [bash])")
+        program = os.path.basename(command[0])
+        suffix = ".py" if executors.python_interpreter(program) != program else \
+            ".sh" if program in _SHELLS else ""
+        # Argo writes the source to a file and appends its path to the command line. Files
+        # are named by content: the many tasks of a loop often share one resolved source.
+        source = str(spec.get("source", ""))
+        digest = hashlib.sha1(source.encode("utf-8")).hexdigest()[:12]
+        script = self.options.run_dir / "scripts" / f"{template_name}-{digest}{suffix}"
+        if script not in self._scripts:
+            script.parent.mkdir(exist_ok=True)
+            script.write_text(source, encoding="utf-8")
+            self._scripts.add(script)
+        args = [str(word) for word in spec.get("args") or []]
+        return [executors.python_interpreter(command[0]), *command[1:], *args, str(script)]
+
+    def _container_command(self, spec: dict[str, Any], env_vars: dict[str, str]
+                           ) -> tuple[list[str], str]:
+        assert self.options.runtime is not None
+        self._containers += 1
+        name = re.sub(r"[^a-zA-Z0-9_.-]", "-",
+                      f"hera-local-{self.workflow_name}-{self._containers}")
+        mounts = []
+        for mount in spec.get("volumeMounts") or []:
+            path = mount.get("mountPath")
+            if path and os.path.isdir(path):
+                mounts.append((path, path))
+        if self.options.volume_dir is not None:
+            mounts.append((str(self.options.volume_dir), str(self.options.volume_dir)))
+        argv = executors.container_run_command(
+            self.options.runtime, name=name, image=str(spec.get("image", "")),
+            command=[str(w) for w in spec.get("command") or []],
+            args=[str(w) for w in spec.get("args") or []], env=env_vars, mounts=mounts,
+            working_dir=spec.get("workingDir"))
+        return argv, name
+
+
+def _file_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text)[:100] or "script"
+
+
+def _stat(path: str) -> tuple[int, int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size, info.st_ino)
+
+
+def _remapped(path: str, remap: Mapping[str, str]) -> str:
+    for prefix, target in remap.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return target + path[len(prefix):]
+    return path
+
+
+def _env_values(env: list[Mapping[str, Any]]) -> dict[str, str]:
+    values = {}
+    for variable in env:
+        name = variable.get("name")
+        if not name:
+            continue
+        if "value" in variable:
+            values[name] = format_value(variable["value"])
+        elif variable.get("valueFrom") and name in os.environ:
+            values[name] = os.environ[name]  # validated: taken from this machine
+    return values

@@ -1,0 +1,368 @@
+"""The operator (the controller's `operator.go`): one workflow run from start to end.
+
+It runs the entrypoint, then the exit handler, owns the run's deadline and interrupt, and
+executes each template (Argo's `executeTemplate`): it resolves the template and its inputs,
+wraps it in retries when asked, and hands its body to the module of its kind (`dag`,
+`steps`, `pods`), which call back through the `context.Operator` protocol.
+
+One asyncio coroutine per node; task processes are real subprocesses, at most
+`parallelism` at a time. Where Argo's behaviour is subtle, the code follows its
+documentation or its controller's code, and says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import subprocess
+import time
+import traceback
+import zlib
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from hera_utils.errors import ConfigurationError
+
+from . import executors
+from .context import DEADLINE_MESSAGE, NodeError, RunOptions
+from .dag import run_dag
+from .model import POD_KINDS, TemplateScope, WorkflowModel, template_kind
+from .nodes import (
+    ERROR,
+    FAILED,
+    FAILED_OR_ERROR,
+    SUCCEEDED,
+    Node,
+    NodeType,
+    timestamp,
+    utc_now,
+)
+from .parameters import ParameterProblem, resolve_parameters
+from .pods import PodRunner, run_suspend
+from .progress import Progress
+from .retries import execute_with_retries
+from .scope import (
+    global_variables,
+    group_outputs,
+    make_lookup,
+    published_globals,
+    template_variables,
+)
+from .steps import run_steps
+from .templating import UnresolvedTagError, substitute
+from .values import positive_seconds
+
+__all__ = ["DEADLINE_MESSAGE", "RunOptions", "WorkflowOperator"]
+
+_NODE_TYPES = {"dag": NodeType.DAG, "steps": NodeType.STEPS, "suspend": NodeType.SUSPEND}
+
+
+class WorkflowOperator:
+    """Runs one workflow; `run()` returns its phase and message, `nodes` holds every node."""
+
+    def __init__(self, model: WorkflowModel, name: str, options: RunOptions,
+                 progress: Progress) -> None:
+        self.model = model
+        self.name = name
+        self.options = options
+        self.progress = progress
+        self.nodes: list[Node] = []
+        self.root: Node | None = None
+        self.started_at = utc_now()
+        self._started_clock = time.monotonic()
+        self.global_scope = global_variables(model, name, self.started_at)
+        self.interrupted = False
+        self.stop_message = ""  # set when the run is being stopped (Ctrl-C, deadline)
+        self._stopping_task: asyncio.Future[Any] | None = None
+        self.processes: list[subprocess.Popen[bytes]] = []
+        # One thread per running task follows its process; threads are reused.
+        self.workers = ThreadPoolExecutor(max_workers=options.parallelism + 2,
+                                          thread_name_prefix="hera-utils-local")
+        self.slots = asyncio.Semaphore(options.parallelism)
+        self.run_notes: list[str] = []
+        self._path_locks: dict[str, asyncio.Lock] = {}
+        self._log_names: set[str] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._noticed: set[str] = set()
+        self._pods = PodRunner(self)
+
+    # ------------------------------------------------------------------ the run
+
+    async def run(self) -> tuple[str, str]:
+        """Run the entrypoint, then the exit handler; return (phase, message)."""
+        loop = self._loop = asyncio.get_running_loop()
+        self.options.run_dir.mkdir(parents=True, exist_ok=True)
+        ticker = asyncio.ensure_future(self._tick())
+        try:
+            main = asyncio.ensure_future(self._run_root(self.name, self.model.entrypoint))
+            self._stopping_task = main
+            deadline = positive_seconds(self.model.spec.get("activeDeadlineSeconds"))
+            timer = loop.call_later(deadline, self._deadline_exceeded) if deadline else None
+            try:
+                # A stop request (Ctrl-C, deadline) cancels `main`; its nodes record why.
+                with contextlib.suppress(asyncio.CancelledError):
+                    await main
+            finally:
+                if timer is not None:
+                    timer.cancel()
+            phase, message = self._workflow_phase()
+            if self.model.on_exit and not self.interrupted:
+                phase, message = await self._run_exit_handler(phase, message)
+            return phase, message
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            self.workers.shutdown(wait=False)
+
+    def interrupt_threadsafe(self, reason: str) -> None:
+        """`interrupt` from another thread than the run's (its loop does the work)."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.interrupt, reason)
+
+    def interrupt(self, reason: str) -> None:
+        """Stop the run now (Ctrl-C); a second call kills the task processes outright."""
+        if self.interrupted:
+            executors.force_kill(self.processes)
+            return
+        self.interrupted = True
+        self._stop(f"Stopped: {reason}")
+
+    def _deadline_exceeded(self) -> None:
+        if not self.stop_message:
+            self._stop(DEADLINE_MESSAGE)
+
+    def _stop(self, message: str) -> None:
+        self.stop_message = message
+        if self._stopping_task is not None and not self._stopping_task.done():
+            self._stopping_task.cancel()
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            self.progress.tick()
+
+    async def _run_root(self, name: str, template: str) -> Node:
+        return await self.execute(name, name, {"template": template}, self.model.scope,
+                                  dict(self.model.parameters), boundary=None)
+
+    def _workflow_phase(self) -> tuple[str, str]:
+        root = self.root
+        if self.stop_message:
+            detail = self.stop_message
+            if self.stop_message == DEADLINE_MESSAGE:
+                seconds = self.model.spec.get("activeDeadlineSeconds")
+                detail = f"Workflow exceeded its deadline ({seconds}s): {DEADLINE_MESSAGE}"
+            if root is not None and not root.fulfilled:
+                root.finish(FAILED, self.stop_message)
+            return FAILED, detail
+        if root is None:
+            return ERROR, "the workflow did not start"
+        if root.phase == SUCCEEDED:
+            stubbed = sum(1 for node in self.nodes if node.stubbed)
+            note = f"{stubbed} container task(s) stubbed, not run" if stubbed else ""
+            return SUCCEEDED, note
+        phase = root.phase if root.phase in FAILED_OR_ERROR else FAILED
+        cause = self._first_failure()
+        if cause is None or cause is root:
+            message = root.message
+        elif cause.message:
+            message = f"{cause.display_name}: {cause.message}"
+        else:
+            message = f"{cause.display_name} {cause.phase.lower()}"
+        return phase, "; ".join([message, *self.run_notes])
+
+    def _first_failure(self) -> Node | None:
+        """The task that failed first: the root cause a workflow's message should name."""
+        # A retried task is its Retry node, which ends with its last attempt.
+        tasks = dict.fromkeys(node.attempt_of or node for node in self.nodes if node.is_task)
+        failures = [node for node in tasks if node.failed_or_error]
+        return min(failures, key=lambda node: node.finished_at or self.started_at,
+                   default=None)
+
+    async def _run_exit_handler(self, phase: str, message: str) -> tuple[str, str]:
+        # The exit handler sees the workflow's status and failures (docs/variables.md,
+        # "Exit Handler"); if it fails after a successful run, the workflow fails
+        # (the controller's operate(): "the exit node was unsuccessful").
+        failures = [
+            {"displayName": node.display_name, "message": node.message,
+             "templateName": node.template_name or "", "phase": node.phase,
+             "podName": self.pod_name(node),
+             "finishedAt": timestamp(node.finished_at) if node.finished_at else ""}
+            for node in self.nodes if node.phase in FAILED_OR_ERROR and node.attempt_of is None
+        ]
+        self.global_scope["workflow.status"] = phase
+        self.global_scope["workflow.failures"] = json.dumps(failures, separators=(",", ":"))
+        handler = asyncio.ensure_future(
+            self._run_root(f"{self.name}.onExit", self.model.on_exit or ""))
+        self._stopping_task = handler
+        try:
+            exit_node = await handler
+        except asyncio.CancelledError:
+            return FAILED, self.stop_message or "exit handler stopped"
+        if phase == SUCCEEDED and exit_node.failed_or_error:
+            return exit_node.phase, exit_node.message or "the exit handler failed"
+        return phase, message
+
+    # ------------------------------------------------------------------ templates
+
+    async def execute(self, name: str, display: str, holder: Mapping[str, Any],
+                      scope: TemplateScope, arguments: dict[str, str],
+                      boundary: Node | None) -> Node:
+        """Run the template `holder` refers to as node `name` (Argo's executeTemplate)."""
+        try:
+            template, template_scope = self.model.resolve(holder, scope)
+        except ConfigurationError as error:
+            return self.error_node(name, display, None, boundary, error.message)
+        kind = template_kind(template) or "unknown"
+        try:
+            # Argo replaces the global variables in the template (its input defaults too)
+            # before it reads the inputs.
+            inputs = substitute(_inputs(template, arguments), self.lookup({}))
+        except NodeError as error:
+            return self.error_node(name, display, template.get("name"), boundary, str(error))
+        retry = template.get("retryStrategy")
+        if retry is None and kind in POD_KINDS:
+            # The workflow's retryStrategy is the default of its tasks (not of its DAGs).
+            retry = self.model.spec.get("retryStrategy")
+        try:
+            if retry:
+                return await execute_with_retries(self, name, display, template,
+                                                  template_scope, kind, inputs, boundary, retry)
+            return await self.execute_once(name, display, template, template_scope, kind,
+                                           inputs, boundary, attempt=None, log_base=None)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a defect of the runner: record it, keep the run going
+            self._record_internal_error(name)
+            return self.error_node(name, display, template.get("name"), boundary,
+                                   f"internal error of the local runner: {error!r}")
+
+    async def execute_once(self, name: str, display: str, template: dict[str, Any],
+                           scope: TemplateScope, kind: str, inputs: dict[str, str],
+                           boundary: Node | None, *, attempt: int | None,
+                           log_base: str | None, retry_node: Node | None = None) -> Node:
+        """Run one attempt of a template whose inputs are resolved."""
+        node = self.new_node(name, display, _NODE_TYPES.get(kind, NodeType.POD),
+                             template.get("name"), boundary)
+        node.attempt_of = retry_node
+        node.inputs = inputs
+        local = template_variables(node, template, inputs, attempt, self.pod_name(node))
+        try:
+            body = substitute(template, self.lookup(local), strict=kind in POD_KINDS)
+        except UnresolvedTagError as error:
+            node.finish(ERROR, str(error))
+            self.finished(node, was="none")
+            return node
+        if kind == "dag":
+            await run_dag(self, node, template, body, scope)
+        elif kind == "steps":
+            await run_steps(self, node, body, scope)
+        elif kind == "suspend":
+            run_suspend(self, node, body)
+        else:
+            await self._pods.run(node, body, kind, log_base or self.log_base(name))
+        return node
+
+    def group_succeeded(self, node: Node, body: Mapping[str, Any],
+                        variables: Mapping[str, str]) -> None:
+        """Finish a DAG or steps node whose children succeeded: set its outputs."""
+        problem = group_outputs(node, body, self.lookup(variables))
+        if problem:
+            node.finish(ERROR, problem)
+            return
+        node.finish(SUCCEEDED)
+        outputs = (body.get("outputs") or {}).get("parameters") or []
+        self.global_scope.update(published_globals(outputs, node))
+
+    def lookup(self, local: Mapping[str, str]) -> Callable[[str], str | None]:
+        """Tag -> value: `local` first, then the workflow's variables."""
+        return make_lookup(local, self.global_scope, self.started_at, self._started_clock)
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def new_node(self, name: str, display: str, node_type: str, template: str | None,
+                 boundary: Node | None) -> Node:
+        """A new node of the run."""
+        node = Node(name=name, display_name=display, type=node_type, template_name=template,
+                    boundary=boundary)
+        self.nodes.append(node)
+        if self.root is None and name == self.name:
+            self.root = node  # known even if the run is stopped before the node returns
+        return node
+
+    def skipped_node(self, name: str, display: str, template: str | None,
+                     boundary: Node | None, phase: str, message: str) -> Node:
+        """A node that does not run (Skipped, Omitted or Error), finished and reported."""
+        node = self.new_node(name, display, NodeType.SKIPPED, template, boundary)
+        node.finish(phase, message)
+        self.finished(node, was="none")
+        return node
+
+    def error_node(self, name: str, display: str, template: str | None,
+                   boundary: Node | None, message: str) -> Node:
+        """A node that cannot run, in phase Error."""
+        return self.skipped_node(name, display, template, boundary, ERROR, message)
+
+    def finished(self, node: Node, *, was: str) -> None:
+        """Report a finished node (tasks only)."""
+        if node.is_task:
+            self.progress.task_finished(node, was=was)
+
+    def stopped(self, node: Node) -> None:
+        """Finish a node the run's stop interrupted."""
+        if not node.fulfilled:
+            node.finish(FAILED, self.stop_message or "stopped")
+
+    def notice_once(self, text: str) -> None:
+        """Tell the user something, once per run."""
+        if text not in self._noticed:
+            self._noticed.add(text)
+            self.progress.notice(text)
+
+    def pod_name(self, node: Node) -> str:
+        """The pod name Argo would give the node."""
+        template = node.template_name or "node"
+        return f"{self.name}-{template}-{zlib.crc32(node.name.encode()) % 10**10}"
+
+    def log_base(self, node_name: str) -> str:
+        """The file name (without suffix) of a node's log."""
+        relative = node_name[len(self.name):] if node_name.startswith(self.name) else node_name
+        relative = re.sub(r"\[\d+\]", "", relative).strip(".") or self.model.entrypoint
+        return re.sub(r"[^A-Za-z0-9._()-]+", "-", relative)[:180]
+
+    def log_path(self, base: str) -> Path:
+        """A log file of the run directory, unique to the caller."""
+        candidate, counter = base, 1
+        while candidate in self._log_names:
+            counter += 1
+            candidate = f"{base}-{counter}"
+        self._log_names.add(candidate)
+        return self.options.run_dir / f"{candidate}.log"
+
+    def path_lock(self, path: str) -> asyncio.Lock:
+        """The lock of tasks writing the same output path."""
+        lock = self._path_locks.get(path)
+        if lock is None:
+            lock = self._path_locks[path] = asyncio.Lock()
+        return lock
+
+    def _record_internal_error(self, name: str) -> None:
+        with contextlib.suppress(OSError), \
+                open(self.options.run_dir / "internal-error.txt", "a", encoding="utf-8") as f:
+            f.write(f"node {name}:\n{traceback.format_exc()}\n")
+
+
+def _inputs(template: Mapping[str, Any], arguments: Mapping[str, str]) -> dict[str, str]:
+    declared = (template.get("inputs") or {}).get("parameters") or []
+    try:
+        return resolve_parameters(declared, arguments)
+    except ParameterProblem as problem:
+        if problem.missing:
+            raise NodeError(f"inputs.parameters.{problem.name} was not supplied") from None
+        raise NodeError(f"inputs.parameters.{problem.name}: value {problem.value!r} is not in "
+                        f"enum {problem.parameter.get('enum')}") from None

@@ -1,0 +1,172 @@
+"""Pod templates run here: scripts and containers as processes, stubs, and suspend.
+
+An attempt waits for its turn (a slot of `parallelism`, and the lock of any fixed output
+path it shares with other tasks), runs (`executors.run_process`), then has its outputs
+collected as Argo's wait container would: `outputs.result` from stdout, output parameters
+from their files. A container task runs through docker or podman, or is stubbed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+from . import executors
+from .context import DEADLINE_MESSAGE, NodeError, Operator
+from .launch import Launch, Launcher
+from .nodes import ERROR, FAILED, RUNNING, SUCCEEDED, Node
+from .scope import published_globals
+from .values import duration_seconds, format_value, min_positive_seconds
+
+__all__ = ["PodRunner", "run_suspend"]
+
+
+class PodRunner:
+    """Runs the pod templates (script, container) of one run."""
+
+    def __init__(self, op: Operator) -> None:
+        self.op = op
+        self.options = op.options
+        self.launcher = Launcher(op.name, op.options)
+
+    async def run(self, node: Node, body: dict[str, Any], kind: str, log_base: str) -> None:
+        """Run one attempt of a pod template as node `node`."""
+        node.kind = kind
+        log_path = self.op.log_path(log_base)
+        node.logs.append(log_path)
+        spec = body[kind]
+        outputs = (body.get("outputs") or {}).get("parameters") or []
+        if kind == "container" and self.options.stub_containers:
+            self._stub(node, spec, outputs, log_path)
+            return
+        try:
+            if kind == "container" and self.options.runtime is None:
+                raise NodeError("not runnable here: a container task needs a working docker "
+                                f"or podman ({self.options.runtime_problem})")
+            launch = self.launcher.prepare(node, body, kind, log_base)
+        except NodeError as error:
+            log_path.write_text(f"{error}\n", encoding="utf-8")
+            node.finish(ERROR, str(error))
+            self.op.finished(node, was="none")
+            return
+        deadline = min_positive_seconds(body.get("activeDeadlineSeconds"),
+                                        duration_seconds(body.get("timeout")))
+        outcome = await self._attempt(node, kind, launch, log_path, deadline)
+        node.exit_code = outcome.exit_code
+        node.result = executors.result_text(outcome.stdout)
+        problems = _collect_outputs(node, outputs, launch)
+        if outcome.start_error:
+            node.finish(ERROR, outcome.start_error)
+        elif outcome.timed_out:
+            node.finish(FAILED, DEADLINE_MESSAGE)
+        elif outcome.exit_code != 0:
+            node.finish(FAILED, f"Error (exit code {outcome.exit_code})")
+        elif problems:
+            # Argo's wait container fails to save the outputs: the node errors.
+            node.finish(ERROR, "failed to save outputs: " + "; ".join(problems))
+        else:
+            node.finish(SUCCEEDED)
+            self.op.global_scope.update(published_globals(outputs, node))
+        self.op.finished(node, was="running")
+
+    async def _attempt(self, node: Node, kind: str, launch: Launch, log_path: Path,
+                       deadline: float | None) -> executors.ProcessOutcome:
+        """Wait for a turn, run the process, copy a container's outputs out of it."""
+        self.op.progress.task_pending(node)
+        state = "pending"
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                for path in sorted(launch.shared_paths):
+                    lock = self.op.path_lock(path)
+                    if lock.locked():
+                        self.op.notice_once(
+                            f"tasks writing their outputs to {path} take turns here (on Argo "
+                            "each pod has its own file system)")
+                    await stack.enter_async_context(lock)
+                await stack.enter_async_context(self.op.slots)
+                launch.snapshot_outputs()
+                node.start(RUNNING)
+                self.op.progress.task_running(node)
+                state = "running"
+                outcome = await executors.run_process(
+                    launch.argv, env=launch.env, cwd=launch.cwd, log_path=log_path,
+                    workers=self.op.workers, timeout=deadline, live=self.op.processes)
+                if kind == "container":
+                    await self._copy_outputs(launch)
+        except asyncio.CancelledError:
+            if kind == "container" and state == "running":
+                await self._remove(launch)
+            node.finish(FAILED, self.op.stop_message)
+            self.op.finished(node, was=state)
+            raise
+        if kind == "container":
+            await self._remove(launch)
+        return outcome
+
+    async def _copy_outputs(self, launch: Launch) -> None:
+        assert self.options.runtime is not None
+        for path, local_path, _ in launch.copies:
+            await executors.copy_from_container(self.options.runtime, launch.container_name,
+                                                path, local_path)
+
+    async def _remove(self, launch: Launch) -> None:
+        if self.options.runtime is not None and launch.container_name:
+            await executors.remove_container(self.options.runtime, launch.container_name)
+
+    def _stub(self, node: Node, spec: dict[str, Any], outputs: list[dict[str, Any]],
+              log_path: Path) -> None:
+        command = [*(spec.get("command") or []), *(spec.get("args") or [])]
+        description = (f"image {spec.get('image')}, command "
+                       f"{json.dumps(command) if command else '(the image default)'}")
+        log_path.write_text(f"stubbed container task, not run: {description}\n",
+                            encoding="utf-8")
+        self.op.progress.notice(f"stub {node.display_name}: {description}")
+        node.stubbed = True
+        node.start()
+        node.result = ""
+        for parameter in outputs:
+            source = parameter.get("valueFrom") or {}
+            default = source.get("default", parameter.get("value", ""))
+            node.parameters[parameter["name"]] = format_value(default)
+        node.finish(SUCCEEDED, f"stubbed: {description}")
+        self.op.finished(node, was="none")
+
+
+def _collect_outputs(node: Node, outputs: list[dict[str, Any]], launch: Launch) -> list[str]:
+    problems = []
+    for parameter in outputs:
+        name = parameter["name"]
+        source = parameter.get("valueFrom") or {}
+        if "path" not in source:
+            if "value" in parameter:
+                node.parameters[name] = format_value(parameter["value"])
+            continue
+        path, local_path = launch.output_paths[name]
+        text = launch.read_output(local_path)
+        if text is None:
+            if "default" in source:
+                text = format_value(source["default"])
+            else:
+                problems.append(f"open {path}: no such file or directory")
+                continue
+        # Argo trims one trailing newline of an output parameter file, for convenience.
+        node.parameters[name] = text[:-1] if text.endswith("\n") else text
+    return problems
+
+
+def run_suspend(op: Operator, node: Node, body: dict[str, Any]) -> None:
+    """A suspend template: it does not wait in a local run; its outputs take their defaults."""
+    duration = (body.get("suspend") or {}).get("duration")
+    note = f" (duration {duration})" if duration else ""
+    op.progress.notice(f"suspend {node.display_name}{note}: not waiting in a local run")
+    node.start()
+    for parameter in (body.get("outputs") or {}).get("parameters") or []:
+        source = parameter.get("valueFrom") or {}
+        value = source.get("default", parameter.get("default", parameter.get("value")))
+        if value is not None:
+            node.parameters[parameter["name"]] = format_value(value)
+    node.finish(SUCCEEDED, "suspend: not waiting in a local run")
+    op.finished(node, was="none")

@@ -1,0 +1,196 @@
+"""Variable scopes and output aggregation (the controller's `scope.go` and friends).
+
+The workflow's global variables, each template's own (`inputs.*`, `node.name`, `pod.name`,
+`retries`), the `tasks.*` / `steps.*` variables a DAG task or a step sees of the nodes that
+ran before it, a loop's aggregated outputs, and a DAG or steps template's own outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from .model import WorkflowModel
+from .nodes import SUCCEEDED, Node, NodeType, group_phase, timestamp
+from .templating import UnresolvedTagError, substitute
+from .values import format_value, json_text
+
+__all__ = [
+    "Lookup",
+    "global_variables",
+    "group_outputs",
+    "make_lookup",
+    "published_globals",
+    "steps_variables",
+    "task_variables",
+    "template_variables",
+]
+
+Lookup = Callable[[str], "str | None"]
+
+
+def global_variables(model: WorkflowModel, name: str, created: datetime) -> dict[str, str]:
+    """The `workflow.*` variables known when the run starts."""
+    metadata, spec = model.metadata, model.spec
+    values = {
+        "workflow.name": name,
+        "workflow.namespace": str(metadata.get("namespace") or "default"),
+        "workflow.uid": str(uuid.uuid4()),
+        "workflow.serviceAccountName": str(spec.get("serviceAccountName") or "default"),
+        "workflow.mainEntrypoint": model.entrypoint,
+        "workflow.priority": str(spec.get("priority", 0)),
+        "workflow.creationTimestamp": timestamp(created),
+        "workflow.creationTimestamp.RFC3339": timestamp(created),
+    }
+    values["workflow.parameters"] = json.dumps(model.parameter_list(), separators=(",", ":"))
+    values["workflow.parameters.json"] = values["workflow.parameters"]
+    for key, value in model.parameters.items():
+        values[f"workflow.parameters.{key}"] = value
+    for section in ("annotations", "labels"):
+        entries = metadata.get(section) or {}
+        values[f"workflow.{section}.json"] = json_text(entries)
+        for key, value in entries.items():
+            values[f"workflow.{section}.{key}"] = str(value)
+    return values
+
+
+def make_lookup(local: Mapping[str, str], global_scope: Mapping[str, str], created: datetime,
+                started_clock: float) -> Lookup:
+    """Tag -> value: `local`, then the globals, then the computed `workflow.*` variables."""
+    def find(tag: str) -> str | None:
+        value = local.get(tag)
+        if value is None:
+            value = global_scope.get(tag)
+        if value is None and tag.startswith("workflow.creationTimestamp."):
+            code = tag.rsplit(".", 1)[1]
+            if len(code) == 1 and code.isalpha():
+                value = created.strftime("%" + code)
+        if value is None and tag == "workflow.duration":
+            value = f"{time.monotonic() - started_clock:.3f}"
+        return value
+
+    return find
+
+
+def template_variables(node: Node, template: Mapping[str, Any], inputs: dict[str, str],
+                       attempt: int | None, pod_name: str) -> dict[str, str]:
+    """The variables of a template's own body: its inputs, node and pod names, retries."""
+    declared = (template.get("inputs") or {}).get("parameters") or []
+    values: dict[str, str] = {f"inputs.parameters.{k}": v for k, v in inputs.items()}
+    listing = []
+    for parameter in declared:
+        entry: dict[str, Any] = {"name": parameter["name"]}
+        if "default" in parameter:
+            entry["default"] = format_value(parameter["default"])
+        entry["value"] = inputs.get(parameter["name"], "")
+        for key in ("enum", "description"):
+            if key in parameter:
+                entry[key] = parameter[key]
+        listing.append(entry)
+    values["inputs.parameters"] = json.dumps(listing, separators=(",", ":"))
+    values["node.name"] = node.name
+    values["pod.name"] = pod_name
+    if attempt is not None:
+        values["retries"] = str(attempt)
+    for parameter in (template.get("outputs") or {}).get("parameters") or []:
+        path = (parameter.get("valueFrom") or {}).get("path")
+        if path:
+            values[f"outputs.parameters.{parameter['name']}.path"] = path
+    return values
+
+
+def task_variables(nodes: Mapping[str, Node]) -> dict[str, str]:
+    """The `tasks.<name>.*` variables of finished DAG tasks."""
+    variables: dict[str, str] = {}
+    for name, node in nodes.items():
+        _node_variables(variables, f"tasks.{name}", node,
+                        node.children if node.type == NodeType.TASK_GROUP else None)
+    return variables
+
+
+def steps_variables(steps: Mapping[str, Node | list[Node]]) -> dict[str, str]:
+    """The `steps.<name>.*` variables of finished steps (a loop's nodes as a list)."""
+    variables: dict[str, str] = {}
+    for name, outcome in steps.items():
+        if isinstance(outcome, list):
+            merged = Node(name=outcome[0].name.rsplit("(", 1)[0], display_name="",
+                          type=NodeType.TASK_GROUP, phase=group_phase(outcome))
+            _node_variables(variables, f"steps.{name}", merged, outcome)
+        else:
+            _node_variables(variables, f"steps.{name}", outcome, None)
+    return variables
+
+
+def _node_variables(variables: dict[str, str], prefix: str, node: Node,
+                    items: list[Node] | None) -> None:
+    variables[f"{prefix}.status"] = node.phase
+    variables[f"{prefix}.id"] = node.name
+    if node.exit_code is not None:
+        variables[f"{prefix}.exitCode"] = str(node.exit_code)
+    if node.started_at is not None:
+        variables[f"{prefix}.startedAt"] = timestamp(node.started_at)
+    if node.finished_at is not None:
+        variables[f"{prefix}.finishedAt"] = timestamp(node.finished_at)
+    if items is None:
+        if node.result is not None:
+            variables[f"{prefix}.outputs.result"] = node.result
+        for key, value in node.parameters.items():
+            variables[f"{prefix}.outputs.parameters.{key}"] = value
+        return
+    # A loop's outputs are JSON lists over its succeeded iterations, in item order
+    # (the controller's processAggregateNodeOutputs).
+    results: list[Any] = []
+    maps: list[dict[str, str]] = []
+    by_name: dict[str, list[Any]] = {}
+    for child in items:
+        if child.phase != SUCCEEDED:
+            continue
+        if child.result is not None:
+            results.append(_json_or_text(child.result))
+        if child.parameters:
+            maps.append(dict(child.parameters))
+            for key, value in child.parameters.items():
+                by_name.setdefault(key, []).append(_json_or_text(value))
+    variables[f"{prefix}.outputs.result"] = json.dumps(results, separators=(",", ":"))
+    variables[f"{prefix}.outputs.parameters"] = json.dumps(maps, separators=(",", ":"))
+    for key, values in by_name.items():
+        variables[f"{prefix}.outputs.parameters.{key}"] = json.dumps(values, separators=(",", ":"))
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def group_outputs(node: Node, body: Mapping[str, Any], lookup: Lookup) -> str:
+    """Set a DAG or steps template's outputs (valueFrom.parameter); '' or the problem."""
+    for parameter in (body.get("outputs") or {}).get("parameters") or []:
+        source = parameter.get("valueFrom") or {}
+        raw = source.get("parameter", parameter.get("value"))
+        if raw is None:
+            continue
+        try:
+            node.parameters[parameter["name"]] = substitute(str(raw), lookup, strict=True)
+        except UnresolvedTagError as error:
+            if "default" in source:
+                node.parameters[parameter["name"]] = format_value(source["default"])
+                continue
+            return f"output parameter '{parameter['name']}': {error}"
+    return ""
+
+
+def published_globals(outputs: Iterable[Mapping[str, Any]], node: Node) -> dict[str, str]:
+    """The `workflow.outputs.parameters.*` a finished node publishes (`globalName`)."""
+    published = {}
+    for parameter in outputs:
+        global_name = parameter.get("globalName")
+        if global_name and parameter["name"] in node.parameters:
+            published[f"workflow.outputs.parameters.{global_name}"] = \
+                node.parameters[parameter["name"]]
+    return published

@@ -1,0 +1,65 @@
+"""Steps templates (the controller's `steps.go`): groups run one after the other.
+
+The steps of a group run side by side under a StepGroup node `<steps>[<index>]`; a group
+fails when one of its steps fails (unless the step's `continueOn` allows it), and the
+steps template with it. A step sees the `steps.*` variables of the earlier groups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from .calls import continues_on, run_call_or_loop
+from .concurrency import gather, semaphore_of
+from .context import Operator
+from .model import TemplateScope
+from .nodes import FAILED, SUCCEEDED, Node, NodeType
+from .scope import steps_variables
+from .templating import substitute
+
+__all__ = ["run_steps"]
+
+
+async def run_steps(op: Operator, node: Node, body: dict[str, Any],
+                    scope: TemplateScope) -> None:
+    """Run a steps template's groups as node `node`, then set its phase and outputs."""
+    limit = semaphore_of(body.get("parallelism"))
+    node.start()
+    done_steps: dict[str, Node | list[Node]] = {}
+    group_node: Node | None = None
+    try:
+        for index, group in enumerate(body.get("steps") or []):
+            group_node = op.new_node(f"{node.name}[{index}]", f"[{index}]",
+                                     NodeType.STEP_GROUP, None, node)
+            group_node.start()
+            variables = steps_variables(done_steps)
+            outcomes = await gather([
+                _run_step(op, group_node, step, variables, scope, node, limit)
+                for step in group or []])
+            failures = []
+            for step, outcome in zip(group or [], outcomes, strict=True):
+                done_steps[step["name"]] = outcome
+                for child in outcome if isinstance(outcome, list) else [outcome]:
+                    if child.failed_or_error and not continues_on(step, child.phase):
+                        failures.append(child)
+            if failures:
+                message = f"child '{failures[0].display_name}' {failures[0].phase.lower()}"
+                group_node.finish(FAILED, message)
+                node.finish(FAILED, message)
+                return
+            group_node.finish(SUCCEEDED)
+    except asyncio.CancelledError:
+        if group_node is not None:
+            op.stopped(group_node)
+        op.stopped(node)
+        raise
+    op.group_succeeded(node, body, steps_variables(done_steps))
+
+
+async def _run_step(op: Operator, group_node: Node, step: dict[str, Any],
+                    variables: dict[str, str], scope: TemplateScope, steps_node: Node,
+                    limit: asyncio.Semaphore | None) -> Node | list[Node]:
+    call = substitute(step, op.lookup(variables))
+    return await run_call_or_loop(op, f"{group_node.name}.{step['name']}", step["name"], call,
+                                  scope, steps_node, limit, group_type=None)

@@ -1,0 +1,246 @@
+"""Validation: what a local run cannot honour is refused before anything runs.
+
+`validate_workflow` walks every template the entrypoint and the exit handler can reach
+(Argo's `workflow/validate`, for the features this runner supports) and raises one
+`ConfigurationError` naming each template and feature; what is merely ignored locally
+becomes a notice on the model.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from hera_utils.errors import ConfigurationError
+
+from .model import OTHER_KINDS, POD_KINDS, TemplateScope, WorkflowModel, template_kind
+from .templating import expression_tags, tags_in
+
+__all__ = ["uses_kind", "validate_workflow"]
+
+_HINT = "run it on the cluster instead (python main.py submit)"
+
+
+def validate_workflow(model: WorkflowModel) -> None:
+    """Refuse, before anything runs, every reachable feature the runner cannot honour."""
+    _Validator(model).validate()
+
+
+def uses_kind(model: WorkflowModel, kind: str) -> bool:
+    """Whether a template of this kind is reachable from the entrypoint or exit handler."""
+    return any(template_kind(template) == kind for template in _Validator(model).reachable())
+
+
+class _Validator:
+    """The checks of one workflow; problems are collected, notices go to the model."""
+
+    def __init__(self, model: WorkflowModel) -> None:
+        self.model = model
+        self.notices = model.notices
+
+    def _roots(self) -> list[tuple[dict[str, Any], str]]:
+        roots: list[tuple[dict[str, Any], str]] = [
+            ({"template": self.model.entrypoint}, "entrypoint")]
+        if self.model.on_exit:
+            roots.append(({"template": self.model.on_exit}, "onExit"))
+        return roots
+
+    def validate(self) -> None:
+        """Raise one `ConfigurationError` listing every problem found."""
+        problems: list[str] = []
+        self._check_spec(problems)
+        seen: set[int] = set()
+        stack: list[tuple[Mapping[str, Any], TemplateScope, str]] = [
+            (holder, self.model.scope, where) for holder, where in self._roots()
+        ]
+        while stack:
+            holder, scope, where = stack.pop()
+            try:
+                template, template_scope = self.model.resolve(holder, scope)
+            except ConfigurationError as error:
+                problems.append(f"{where}: {error.message}")
+                continue
+            if id(template) in seen:
+                continue
+            seen.add(id(template))
+            for child, label in self._check_template(template, problems):
+                stack.append((child, template_scope, label))
+        if problems:
+            listing = "\n  - ".join(dict.fromkeys(problems))
+            raise ConfigurationError(
+                f"this workflow cannot run locally:\n  - {listing}", hint=_HINT)
+
+    def reachable(self) -> Iterable[dict[str, Any]]:
+        """Every template the entrypoint or the exit handler can reach, once each."""
+        seen: set[int] = set()
+        stack: list[tuple[Mapping[str, Any], TemplateScope]] = [
+            (holder, self.model.scope) for holder, _ in self._roots()]
+        while stack:
+            holder, scope = stack.pop()
+            try:
+                template, template_scope = self.model.resolve(holder, scope)
+            except ConfigurationError:
+                continue
+            if id(template) in seen:
+                continue
+            seen.add(id(template))
+            yield template
+            for child in _children(template):
+                stack.append((child, template_scope))
+
+    def _check_spec(self, problems: list[str]) -> None:
+        hooks = {key for key in (self.model.spec.get("hooks") or {}) if key != "exit"}
+        if hooks:
+            problems.append(f"workflow lifecycle hooks {sorted(hooks)} are not supported "
+                            "(only the exit hook is)")
+        if (self.model.spec.get("arguments") or {}).get("artifacts"):
+            problems.append("workflow arguments: artifacts are not supported locally")
+        if self.model.spec.get("suspend"):
+            self.notices.append("spec.suspend is ignored: the local run starts right away")
+        if expression_tags(self.model.spec.get("arguments") or {}):
+            problems.append("workflow arguments: expression tags ({{=...}}) are not supported")
+
+    def _check_template(self, template: dict[str, Any], problems: list[str]
+                        ) -> list[tuple[Mapping[str, Any], str]]:
+        """Append the problems of one template; return the templates it refers to."""
+        name = template.get("name", "<inline>")
+        where = f"template '{name}'"
+        kind = template_kind(template)
+        if kind is None:
+            problems.append(f"{where} has no body (script, container, dag, steps or suspend)")
+            return []
+        if kind in OTHER_KINDS:
+            problems.append(f"{where} is {OTHER_KINDS[kind]}, which cannot run locally")
+            return []
+        for section in ("inputs", "outputs"):
+            if (template.get(section) or {}).get("artifacts"):
+                problems.append(f"{where} uses {section}.artifacts, which are not supported "
+                                "locally (pass files through a mounted volume instead)")
+        for field, feature in (("daemon", "daemon containers"), ("sidecars", "sidecars"),
+                               ("initContainers", "init containers")):
+            if template.get(field):
+                problems.append(f"{where} uses {feature}, which are not supported locally")
+        retry = template.get("retryStrategy") or {}
+        if retry.get("expression"):
+            problems.append(f"{where} uses retryStrategy.expression, which is not supported "
+                            "locally (retryPolicy and limit are)")
+        if expression_tags(template):
+            problems.append(f"{where} uses expression tags ({{{{=...}}}}), which are not "
+                            "supported locally (simple {{...}} tags are)")
+        for parameter in (template.get("inputs") or {}).get("parameters") or []:
+            if parameter.get("valueFrom"):
+                problems.append(f"{where}: input parameter '{parameter.get('name')}' takes its "
+                                "value from the cluster (valueFrom), not supported locally")
+        if template.get("memoize"):
+            self.notices.append(f"{where}: memoization is ignored locally (the task always runs)")
+        if template.get("synchronization"):
+            self.notices.append(f"{where}: synchronization is ignored locally (one run only)")
+        if kind in POD_KINDS:
+            self._check_pod(template, where, problems)
+        else:
+            self._check_outputs_of_group(template, where, problems)
+        if kind == "dag":
+            return self._check_dag(template, where, problems)
+        if kind == "steps":
+            return self._check_steps(template, where, problems)
+        return []
+
+    def _check_pod(self, template: dict[str, Any], where: str, problems: list[str]) -> None:
+        body = template[template_kind(template) or ""]
+        if template_kind(template) == "script" and not body.get("command"):
+            problems.append(f"{where}: a script needs a command (e.g. [python] or [bash])")
+        for variable in body.get("env") or []:
+            if variable.get("valueFrom") and variable.get("name") not in os.environ:
+                source = next(iter(variable["valueFrom"]), "valueFrom")
+                problems.append(
+                    f"{where}: environment variable {variable.get('name')} comes from the "
+                    f"cluster ({source}); set {variable.get('name')} in your environment to "
+                    "run locally")
+        if body.get("envFrom"):
+            self.notices.append(f"{where}: envFrom (ConfigMap/Secret) is ignored locally; "
+                                "tasks see this machine's environment")
+        for parameter in (template.get("outputs") or {}).get("parameters") or []:
+            source = parameter.get("valueFrom") or {}
+            unsupported = sorted(set(source) - {"path", "default"})
+            if unsupported:
+                problems.append(f"{where}: output parameter '{parameter.get('name')}' uses "
+                                f"valueFrom.{unsupported[0]}, not supported locally (path is)")
+        for mount in body.get("volumeMounts") or []:
+            path = mount.get("mountPath")
+            if path and not os.path.isdir(path) and "{{" not in path:
+                self.notices.append(f"{where}: volume mount path {path} does not exist on "
+                                    "this machine")
+
+    def _check_outputs_of_group(self, template: dict[str, Any], where: str,
+                                problems: list[str]) -> None:
+        for parameter in (template.get("outputs") or {}).get("parameters") or []:
+            source = parameter.get("valueFrom") or {}
+            unsupported = sorted(set(source) - {"parameter", "default", "supplied"})
+            if unsupported:
+                problems.append(f"{where}: output parameter '{parameter.get('name')}' uses "
+                                f"valueFrom.{unsupported[0]}, not supported locally "
+                                "(valueFrom.parameter is)")
+
+    def _check_call(self, call: Mapping[str, Any], where: str, problems: list[str]) -> None:
+        for field, feature in (("hooks", "lifecycle hooks"), ("onExit", "task exit handlers")):
+            if call.get(field):
+                problems.append(f"{where} uses {feature}, which are not supported locally")
+        if (call.get("arguments") or {}).get("artifacts"):
+            problems.append(f"{where} passes artifacts, which are not supported locally")
+        loops = [key for key in ("withItems", "withParam", "withSequence") if key in call]
+        if len(loops) > 1:
+            problems.append(f"{where} has several loops ({', '.join(loops)}); Argo allows one")
+
+    def _check_dag(self, template: dict[str, Any], where: str, problems: list[str]
+                   ) -> list[tuple[Mapping[str, Any], str]]:
+        children: list[tuple[Mapping[str, Any], str]] = []
+        try:
+            plan = self.model.dag_plan(template)
+        except ConfigurationError as error:
+            problems.append(f"{where}: {error.message}")
+            return children
+        for task_name, task in plan.tasks.items():
+            label = f"{where}, task '{task_name}'"
+            self._check_call(task, label, problems)
+            _check_references(task, label, "tasks", plan.ancestors(task_name),
+                              "is not among the tasks it depends on", problems)
+            children.append((task, label))
+        return children
+
+    def _check_steps(self, template: dict[str, Any], where: str, problems: list[str]
+                     ) -> list[tuple[Mapping[str, Any], str]]:
+        children: list[tuple[Mapping[str, Any], str]] = []
+        earlier: set[str] = set()
+        for group in template.get("steps") or []:
+            names = [step.get("name", "") for step in group or []]
+            for step in group or []:
+                label = f"{where}, step '{step.get('name')}'"
+                if not step.get("name"):
+                    problems.append(f"{where} has a step without a name")
+                    continue
+                self._check_call(step, label, problems)
+                _check_references(step, label, "steps", earlier,
+                                  "is not a step of an earlier group", problems)
+                children.append((step, label))
+            earlier.update(names)
+        return children
+
+
+def _check_references(call: Mapping[str, Any], label: str, prefix: str, known: set[str],
+                      reason: str, problems: list[str]) -> None:
+    """A `{{tasks.x...}}` or `{{steps.x...}}` tag must name a node that ran before the call."""
+    pattern = re.compile(re.escape(prefix) + r"\.([^.]+)\.")
+    for tag in tags_in({k: v for k, v in call.items() if k != "inline"}):
+        match = pattern.match(tag)
+        if match and match.group(1) not in known:
+            problems.append(f"{label} refers to {{{{{tag}}}}}, but '{match.group(1)}' {reason}")
+
+
+def _children(template: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    if template.get("dag"):
+        return list(template["dag"].get("tasks") or [])
+    if template.get("steps"):
+        return [step for group in template["steps"] or [] for step in group or []]
+    return []

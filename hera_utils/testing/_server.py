@@ -10,13 +10,14 @@ a request hangs, and leaves no thread or port behind.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import socket
 import ssl
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -144,14 +145,25 @@ class Request:
         return payload
 
 
+# Takes over an upgraded connection: reads the client's bytes, writes the server's.
+Upgrade = Callable[[io.BufferedIOBase, io.BufferedIOBase], None]
+
+
 @dataclass
 class Response:
-    """What an emulator answers: status, body and content type."""
+    """What an emulator answers: status, body and content type.
+
+    With `stream`, the body is sent chunk by chunk as it is produced (chunked transfer
+    encoding, as log follow does); with `upgrade` (status 101), the connection is handed
+    over to it after the headers (as WebSocket does).
+    """
 
     status: int
     body: bytes = b""
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    stream: Iterable[bytes] | None = None
+    upgrade: Upgrade | None = None
 
     @classmethod
     def json(cls, status: int, payload: object) -> Response:
@@ -372,6 +384,12 @@ class _Handler(BaseHTTPRequestHandler):
 
         `cut`: send only that many bytes of the body (the header still announces all).
         """
+        if response.upgrade is not None:
+            self._switch_protocols(response, response.upgrade)
+            return
+        if response.stream is not None:
+            self._write_stream(response, response.stream)
+            return
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
@@ -380,6 +398,39 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body if cut is None else response.body[:cut])
+
+    def _write_stream(self, response: Response, chunks: Iterable[bytes]) -> None:
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.flush()
+        for chunk in chunks:
+            if self.server.emulator._stopping.is_set():
+                self.close_connection = True
+                return
+            if chunk:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()  # a follower sees each line as it is written
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _switch_protocols(self, response: Response, upgrade: Upgrade) -> None:
+        self.send_response(101)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True  # the connection is no HTTP any more
+        self.connection.settimeout(None)  # an exec may stay quiet for long
+        try:
+            upgrade(self.rfile, self.wfile)
+        finally:
+            with contextlib.suppress(OSError):
+                self.wfile.flush()
+            with contextlib.suppress(OSError):  # wakes whatever still reads the connection
+                socket.socket.shutdown(self.connection, socket.SHUT_RDWR)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read `emulator.requests` instead of stderr."""

@@ -4,12 +4,17 @@ A submitted workflow starts `Pending`; each time a client reads it, it advances 
 `Running` (for `running_polls` reads, its tasks finishing one after the other), then the
 final phase chosen at submission. The status carries Argo's `NodeStatus` tree: one node
 for the workflow and one per DAG task or step of its entrypoint template.
+
+Tasks named in `failing` fail (their first attempts, as many as given); what depends on a
+failed task is Omitted and the workflow ends Failed. `retry()` does what Argo's retry does:
+the tasks that succeeded keep their nodes, the others run again. Each task that started
+has a pod (named as Argo's v2 pod names are) and a log.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +28,12 @@ FINAL_PHASES = frozenset({SUCCEEDED, FAILED, ERROR})
 OUTCOMES = FINAL_PHASES | {PENDING, RUNNING}
 PHASE_LABEL = "workflows.argoproj.io/phase"
 COMPLETED_LABEL = "workflows.argoproj.io/completed"
+OMITTED = "Omitted"
 FAILURE_MESSAGES = {FAILED: "Error (exit code 1)", ERROR: "pod deleted"}
+_MAX_POD_NAME_PREFIX = 63 - 10 - 1  # Argo keeps room for "-" and a 10-digit hash
+
+# A task's log: bytes, or a callable (task name, attempt, phase) -> bytes.
+LogSource = bytes | Callable[[str, int, str], bytes]
 
 
 @dataclass
@@ -50,6 +60,8 @@ class WorkflowRun:
         *,
         outcome: str,
         running_polls: int = 1,
+        failing: Mapping[str, int] | None = None,
+        logs: Mapping[str, LogSource] | None = None,
     ) -> None:
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}; expected one of {sorted(OUTCOMES)}")
@@ -57,9 +69,14 @@ class WorkflowRun:
         self.outcome = outcome
         self.running_polls = max(1, running_polls)
         self.step = 0
+        self.retries = 0
         self._root_type = _node_type(entry)
         self._entrypoint = (entry or {}).get("name", "")
         self._tasks = _tasks_of(name, entry, templates)
+        self._failing = dict(failing or {})
+        self._logs = dict(logs or {})
+        self._kept: set[str] = set()  # node names that succeeded before a retry
+        self.attempts: dict[str, int] = {task.name: 0 for task in self._tasks}
         self._started_at: float | None = None
         self._finished_at: float | None = None
         self._task_times: dict[str, tuple[float, float | None]] = {}
@@ -71,7 +88,57 @@ class WorkflowRun:
             return PENDING
         if self.step <= self.running_polls or self.outcome == RUNNING:
             return RUNNING
+        if self._failing and any(
+            phase == FAILED for phase in self._task_phases(len(self._tasks)).values()
+        ):
+            return FAILED
         return self.outcome
+
+    def retry(self) -> None:
+        """Run again what did not succeed (Argo's retry); a running workflow is refused."""
+        if not self.finished:
+            raise ValueError(f"workflow {self.name} is not finished: it cannot be retried")
+        if self.phase == SUCCEEDED:
+            raise ValueError(f"workflow {self.name} succeeded: there is nothing to retry")
+        phases = self._task_phases(len(self._tasks))
+        self._kept = {name for name, phase in phases.items() if phase == SUCCEEDED}
+        for task in self._tasks:
+            if task.node_name not in self._kept:
+                self._task_times.pop(task.node_name, None)
+                self.attempts[task.name] += 1
+        if self.outcome != SUCCEEDED and not self._failing:
+            self.outcome = SUCCEEDED  # the failure was a one-off
+        self.retries += 1
+        self.step = 1
+        self._finished_at = None
+
+    def pods(self) -> dict[str, tuple[str, str]]:
+        """The pods of the tasks that started: pod name -> (task name, phase)."""
+        phase = self.phase
+        if phase == PENDING:
+            return {}
+        if not self._tasks:
+            return {self.name: (self._entrypoint or self.name, phase)}
+        phases = self._task_phases(self._done_count())
+        return {
+            pod_name(self.name, task.template, task.node_name): (task.name, phases[task.node_name])
+            for task in self._tasks
+            if task.node_type == "Pod" and phases[task.node_name] not in (PENDING, OMITTED)
+        }
+
+    def log_of(self, task_name: str, phase: str) -> bytes:
+        """The log a task's pod wrote (all of it once the pod ended)."""
+        attempt = self.attempts.get(task_name, 0)
+        source = self._logs.get(task_name)
+        if callable(source):
+            return source(task_name, attempt, phase)
+        if source is not None:
+            return source
+        if phase in (FAILED, ERROR):
+            return f"{task_name}: started\n{task_name}: failed (exit code 1)\n".encode()
+        if phase == SUCCEEDED:
+            return f"{task_name}: started\n{task_name}: done\n".encode()
+        return f"{task_name}: started\n".encode()
 
     @property
     def finished(self) -> bool:
@@ -121,25 +188,38 @@ class WorkflowRun:
     # -- internals ----------------------------------------------------------------------
 
     def _done_count(self) -> int:
-        """How many tasks have finished at the current step."""
-        total = len(self._tasks)
-        if self.finished:
+        """How many of the tasks to run (those not kept from before) have finished."""
+        total = len(self._tasks) - len(self._kept)
+        if self.step > self.running_polls and self.outcome not in (PENDING, RUNNING):
             return total
         running_step = min(self.step, self.running_polls)
         return (running_step * total) // (self.running_polls + 1)
 
     def _task_phases(self, done: int) -> dict[str, str]:
         phases: dict[str, str] = {}
-        for index, task in enumerate(self._tasks):
-            if index < done:
+        index = 0  # position among the tasks that run in this attempt
+        for task in self._tasks:
+            if task.node_name in self._kept:
                 phases[task.node_name] = SUCCEEDED
+                continue
+            if any(phases.get(parent) in (FAILED, ERROR, OMITTED) for parent in task.parents):
+                phases[task.node_name] = OMITTED
+            elif index < done:
+                failures = self._failing.get(task.name, 0)
+                phases[task.node_name] = FAILED if self._attempt(task) < failures else SUCCEEDED
             elif index == done:
                 phases[task.node_name] = RUNNING
             else:
                 phases[task.node_name] = PENDING
-        if self.finished and self._tasks and self.outcome != SUCCEEDED:
+            index += 1
+        final = self.step > self.running_polls and self.outcome in FINAL_PHASES
+        if final and self._tasks and not self._failing and self.outcome != SUCCEEDED:
             phases[self._tasks[-1].node_name] = self.outcome  # the last task fails
         return phases
+
+    def _attempt(self, task: _Task) -> int:
+        """Which attempt of `task` this is (0: the first), counting retries that re-ran it."""
+        return self.attempts.get(task.name, 0)
 
     def _nodes(self, phase: str, task_phases: Mapping[str, str]) -> dict[str, Any]:
         root_id = self.name
@@ -220,7 +300,9 @@ class WorkflowRun:
     def _failed_node_id(self) -> str:
         if not self._tasks:
             return self.name
-        return node_id(self.name, self._tasks[-1].node_name)
+        phases = self._task_phases(len(self._tasks))
+        failed = [task for task in self._tasks if phases[task.node_name] in (FAILED, ERROR)]
+        return node_id(self.name, (failed or self._tasks[-1:])[0].node_name)
 
 
 def node_id(workflow_name: str, node_name: str) -> str:
@@ -228,6 +310,14 @@ def node_id(workflow_name: str, node_name: str) -> str:
     if node_name == workflow_name:
         return workflow_name
     return f"{workflow_name}-{_fnv1a_32(node_name.encode())}"
+
+
+def pod_name(workflow_name: str, template_name: str, node_name: str) -> str:
+    """The pod of a node as Argo names it (v2 pod names): workflow, template, hash."""
+    if node_name == workflow_name:
+        return workflow_name
+    prefix = f"{workflow_name}-{template_name}"[:_MAX_POD_NAME_PREFIX]
+    return f"{prefix}-{_fnv1a_32(node_name.encode())}"
 
 
 def _fnv1a_32(data: bytes) -> int:

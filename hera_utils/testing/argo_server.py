@@ -33,6 +33,7 @@ from hera_utils.testing._workflow_lifecycle import (
     OUTCOMES,
     PHASE_LABEL,
     SUCCEEDED,
+    LogSource,
     WorkflowRun,
 )
 from hera_utils.testing._workflow_validation import (
@@ -68,6 +69,11 @@ Outcome = str | Callable[[dict[str, Any]], str]
 _WORKFLOWS = re.compile(r"/api/v1/workflows/(?P<ns>[^/]+)")
 _WORKFLOW = re.compile(r"/api/v1/workflows/(?P<ns>[^/]+)/(?P<name>[^/]+)")
 _WORKFLOW_LINT = re.compile(r"/api/v1/workflows/(?P<ns>[^/]+)/lint")
+_WORKFLOW_LOG = re.compile(r"/api/v1/workflows/(?P<ns>[^/]+)/(?P<name>[^/]+)/log")
+_POD_LOG = re.compile(r"/api/v1/workflows/(?P<ns>[^/]+)/(?P<name>[^/]+)/(?P<pod>[^/]+)/log")
+_WORKFLOW_RETRY = re.compile(r"/api/v1/workflows/(?P<ns>[^/]+)/(?P<name>[^/]+)/retry")
+MAIN_CONTAINER = "main"
+FOLLOW_STEP_S = 0.02  # while a client follows logs, the workflow moves on this often
 _TEMPLATES = re.compile(r"/api/v1/workflow-templates/(?P<ns>[^/]+)")
 _TEMPLATE = re.compile(r"/api/v1/workflow-templates/(?P<ns>[^/]+)/(?P<name>[^/]+)")
 _TEMPLATE_LINT = re.compile(r"/api/v1/workflow-templates/(?P<ns>[^/]+)/lint")
@@ -117,6 +123,10 @@ class ArgoServerEmulator(Emulator):
             "compiler": "gc",
             "platform": "linux/amd64",
         }
+        # Task name -> how many first attempts fail (a failing task fails its workflow).
+        self.failing_tasks: dict[str, int] = {}
+        # Task name -> its log (bytes, or a callable (task, attempt, phase) -> bytes).
+        self.task_logs: dict[str, LogSource] = {}
         self._versions = ResourceVersions(start=5000)
         self._runs: dict[tuple[str, str], WorkflowRun] = {}
 
@@ -152,6 +162,85 @@ class ArgoServerEmulator(Emulator):
         """Move a workflow to its final phase at once (if it has one); returns it."""
         run = self._runs[(namespace, name)]
         return self.advance(namespace, name, run.running_polls + 1)
+
+    def run_of(self, namespace: str, name: str) -> WorkflowRun:
+        """The progress of a submitted workflow (attempts per task, retries...)."""
+        with self._lock:
+            return self._runs[(namespace, name)]
+
+    # -- the workflow store, shared with the Kubernetes emulator's custom resources -----
+
+    def store_workflow(
+        self, namespace: str, workflow: dict[str, Any], *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Validate, name and start `workflow` (placed in `namespace`); ArgoError if invalid."""
+        with self._lock:
+            problem = workflow_problem(workflow, lambda name: self._template(namespace, name))
+            if problem:
+                raise ArgoError(INVALID_ARGUMENT, problem)
+            self._check_size(workflow)
+            self._name_and_stamp(workflow, "workflows", self.workflows, namespace)
+            if dry_run:
+                return workflow
+            entry, templates = entrypoint_template(
+                workflow, lambda name: self._template(namespace, name)
+            )
+            chosen = self._outcome
+            outcome = chosen(copy.deepcopy(workflow)) if callable(chosen) else chosen
+            name = workflow["metadata"]["name"]
+            self._runs[(namespace, name)] = WorkflowRun(
+                name,
+                entry,
+                templates,
+                outcome=outcome,
+                running_polls=self.running_polls,
+                failing=self.failing_tasks,
+                logs=self.task_logs,
+            )
+            self.workflows[(namespace, name)] = workflow
+            return self._refresh(namespace, name)
+
+    def read_workflow(self, namespace: str, name: str) -> dict[str, Any]:
+        """A stored workflow, one step further on (as the controller moves while we look)."""
+        with self._lock:
+            if (namespace, name) not in self.workflows:
+                raise ArgoError(NOT_FOUND, f'workflows.argoproj.io "{name}" not found')
+            run = self._runs.get((namespace, name))
+            if run is not None:
+                run.advance()
+            return self._refresh(namespace, name)
+
+    def retry_workflow(self, namespace: str, name: str) -> dict[str, Any]:
+        """Re-run what failed in a finished workflow, keeping what succeeded."""
+        with self._lock:
+            if (namespace, name) not in self.workflows:
+                raise ArgoError(NOT_FOUND, f'workflows.argoproj.io "{name}" not found')
+            run = self._runs.get((namespace, name))
+            if run is None or not run.finished or run.phase == SUCCEEDED:
+                raise ArgoError(INVALID_ARGUMENT, "workflow must be Failed/Error to retry")
+            run.retry()
+            workflow = self._refresh(namespace, name)
+            workflow["metadata"]["resourceVersion"] = self._versions.next()
+            return workflow
+
+    def workflow_pods(self, namespace: str) -> dict[str, tuple[str, str, str]]:
+        """The pods of the workflows in `namespace`: pod -> (workflow, task, phase)."""
+        with self._lock:
+            return {
+                pod: (name, task, phase)
+                for (ns, name), run in self._runs.items()
+                if ns == namespace
+                for pod, (task, phase) in run.pods().items()
+            }
+
+    def pod_log(self, namespace: str, pod: str) -> bytes | None:
+        """What the main container of a workflow pod wrote (None: no such pod)."""
+        with self._lock:
+            found = self.workflow_pods(namespace).get(pod)
+            if found is None:
+                return None
+            workflow, task, phase = found
+            return self._runs[(namespace, workflow)].log_of(task, phase)
 
     # -- serving ------------------------------------------------------------------------
 
@@ -198,6 +287,15 @@ class ArgoServerEmulator(Emulator):
         if match := _WORKFLOW_LINT.fullmatch(path):
             _require_method(method, "POST")
             return self._lint_workflow(request, match["ns"])
+        if match := _WORKFLOW_LOG.fullmatch(path) or _POD_LOG.fullmatch(path):
+            _require_method(method, "GET")
+            pod = match.groupdict().get("pod") or request.param("podName") or ""
+            return self._logs(request, identity, match["ns"], match["name"], pod)
+        if match := _WORKFLOW_RETRY.fullmatch(path):
+            _require_method(method, "PUT")
+            self._authorize(identity, "update", match["ns"], "workflows", match["name"])
+            request.json_object()  # a WorkflowRetryRequest; its options change nothing here
+            return Response.json(200, self.retry_workflow(match["ns"], match["name"]))
         if match := _WORKFLOWS.fullmatch(path):
             if method == "GET":
                 return self._list(request, identity, match["ns"], "workflows", self.workflows)
@@ -236,24 +334,7 @@ class ArgoServerEmulator(Emulator):
         self._authorize(identity, "create", namespace, "workflows")
         body = request.json_object()
         workflow = _object_in(body, "workflow", namespace)
-        problem = workflow_problem(workflow, lambda name: self._template(namespace, name))
-        if problem:
-            raise ArgoError(INVALID_ARGUMENT, problem)
-        self._check_size(workflow)
-        self._name_and_stamp(workflow, "workflows", self.workflows, namespace)
-        if _dry_run(body):
-            return Response.json(200, workflow)
-        entry, templates = entrypoint_template(
-            workflow, lambda name: self._template(namespace, name)
-        )
-        chosen = self._outcome
-        outcome = chosen(copy.deepcopy(workflow)) if callable(chosen) else chosen
-        name = workflow["metadata"]["name"]
-        self._runs[(namespace, name)] = WorkflowRun(
-            name, entry, templates, outcome=outcome, running_polls=self.running_polls
-        )
-        self.workflows[(namespace, name)] = workflow
-        return Response.json(200, self._refresh(namespace, name))
+        return Response.json(200, self.store_workflow(namespace, workflow, dry_run=_dry_run(body)))
 
     def _get_workflow(
         self, request: Request, identity: Identity, namespace: str, name: str
@@ -264,13 +345,69 @@ class ArgoServerEmulator(Emulator):
         if self.delete_after_reads is not None and reads > self.delete_after_reads:
             self.workflows.pop(key, None)
             self._runs.pop(key, None)
-        if key not in self.workflows:
-            raise ArgoError(NOT_FOUND, f'workflows.argoproj.io "{name}" not found')
-        run = self._runs.get((namespace, name))
-        if run is not None:
-            run.advance()
-        workflow = self._refresh(namespace, name)
+        workflow = self.read_workflow(namespace, name)
         return Response.json(200, select_fields(workflow, request.param("fields")))
+
+    def _logs(
+        self, request: Request, identity: Identity, namespace: str, name: str, pod: str
+    ) -> Response:
+        """The log endpoint: one `{"result": {"content", "podName"}}` JSON object a line."""
+        self._authorize(identity, "get", namespace, "pods/log", name)
+        if (namespace, name) not in self.workflows:
+            raise ArgoError(NOT_FOUND, f'workflows.argoproj.io "{name}" not found')
+        container = request.param("logOptions.container") or MAIN_CONTAINER
+        follow = (request.param("logOptions.follow") or "").lower() == "true"
+        grep = request.param("grep") or ""
+        tail = _int_param(request.param("logOptions.tailLines"), 0)
+        return Response(
+            200,
+            content_type="application/json",
+            stream=self._log_lines(namespace, name, pod, container, follow, grep, tail),
+        )
+
+    def _log_lines(
+        self,
+        namespace: str,
+        name: str,
+        only_pod: str,
+        container: str,
+        follow: bool,
+        grep: str,
+        tail: int,
+    ) -> Any:
+        sent: dict[str, int] = {}  # pod -> lines sent
+        while True:
+            with self._lock:
+                run = self._runs.get((namespace, name))
+                if run is None:
+                    return
+                pods = run.pods()
+                batch: list[tuple[str, bytes]] = []
+                for pod, (task, phase) in pods.items():
+                    if only_pod and pod != only_pod:
+                        continue
+                    content = run.log_of(task, phase) if container == MAIN_CONTAINER else b""
+                    lines = content.splitlines()
+                    start = sent.get(pod, 0)
+                    if tail and not follow and start == 0:
+                        start = max(0, len(lines) - tail)
+                    batch.extend((pod, line) for line in lines[start:])
+                    sent[pod] = len(lines)
+                finished = run.finished
+            for pod, line in batch:
+                # Go's JSON encoder replaces bytes that are not UTF-8 with U+FFFD.
+                text = line.decode("utf-8", errors="replace")
+                if grep and grep not in text:
+                    continue
+                entry = {"result": {"content": text, "podName": pod}}
+                yield json.dumps(entry).encode() + b"\n"
+            if not follow or finished:
+                return
+            if self._stopping.wait(FOLLOW_STEP_S):
+                return
+            with self._lock:
+                run.advance()
+                self._refresh(namespace, name)
 
     def _lint_workflow(self, request: Request, namespace: str) -> Response:
         workflow = _object_in(request.json_object(), "workflow", namespace)
@@ -291,6 +428,8 @@ class ArgoServerEmulator(Emulator):
             labels[PHASE_LABEL] = run.phase
         if run.phase in FINAL_PHASES:
             labels[COMPLETED_LABEL] = "true"
+        else:
+            labels.pop(COMPLETED_LABEL, None)  # a retried workflow runs again
         return workflow
 
     # -- workflow templates -------------------------------------------------------------

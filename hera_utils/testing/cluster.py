@@ -58,6 +58,8 @@ class EmulatedCluster:
         self.k8s = KubernetesEmulator(tokens=self.tokens, tls=self.ca)
         self.argo = ArgoServerEmulator(tokens=self.tokens, tls=self.ca, base_href=base_href)
         self.argo.authorizer = self.k8s.authorize
+        # One store of workflows: what is submitted through either API is seen by both.
+        self.k8s.workflow_controller = self.argo
         self.k8s.add_namespace(namespace)
         self.k8s.add_volume_claim(namespace, volume_claim, phase="Bound")
         self.k8s.add_configmap(namespace, configmap, data=DEFAULT_PROXY_SETTINGS)

@@ -4,6 +4,13 @@ Every request needs a valid bearer token (401 otherwise); what a user may do is 
 by `allowed_verbs` (403 with the API server's own message); errors are v1 `Status`
 objects, so the official `kubernetes` client raises and parses them as it would against
 a real cluster.
+
+Pods move from Pending to Running when read (unless their volume claim is missing or
+`pods_never_start` says why not), end Failed past their `activeDeadlineSeconds`, have
+logs (`/log`, with `follow`) and an exec subresource over WebSocket (`_exec`). Workflow
+custom resources (`/apis/argoproj.io/v1alpha1/...`) are kept by `workflow_controller`, an
+Argo emulator (shared with the Argo Server emulator in an `EmulatedCluster`), so they are
+validated and run as submitted workflows are; their pods have logs here too.
 """
 
 from __future__ import annotations
@@ -11,20 +18,24 @@ from __future__ import annotations
 import base64
 import copy
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hera_utils.testing._exec import ExecOverride, serve_exec
 from hera_utils.testing._objects import (
     ResourceVersions,
     SelectorError,
     generated_name,
+    invalid_name_reason,
     new_uid,
     parse_selector,
     rfc3339,
     selector_matches,
 )
 from hera_utils.testing._server import BadRequestBody, Emulator, Request, Response
+from hera_utils.testing._websocket import V4_CHANNEL_PROTOCOL, accept_key, offered_protocols
 from hera_utils.testing.kubeconfig import kubeconfig_document, write_kubeconfig_file
 from hera_utils.testing.tokens import (
     Identity,
@@ -52,6 +63,7 @@ _KINDS = {
     "configmaps": "ConfigMap",
     "serviceaccounts": "ServiceAccount",
     "secrets": "Secret",
+    "pods": "Pod",
 }
 _FIELD_LABELS = {
     "metadata.name": lambda obj: obj["metadata"]["name"],
@@ -64,7 +76,16 @@ _NAMESPACE_PATH = re.compile(r"/api/v1/namespaces/(?P<ns>[^/]+)")
 _COLLECTION_PATH = re.compile(r"/api/v1/namespaces/(?P<ns>[^/]+)/(?P<resource>[a-z]+)")
 _OBJECT_PATH = re.compile(r"/api/v1/namespaces/(?P<ns>[^/]+)/(?P<resource>[a-z]+)/(?P<name>[^/]+)")
 _TOKEN_PATH = re.compile(r"/api/v1/namespaces/(?P<ns>[^/]+)/serviceaccounts/(?P<name>[^/]+)/token")
+_POD_SUBRESOURCE_PATH = re.compile(
+    r"/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)/(?P<sub>log|exec)"
+)
+_WORKFLOWS_PATH = re.compile(r"/apis/argoproj.io/v1alpha1/namespaces/(?P<ns>[^/]+)/workflows")
+_WORKFLOW_PATH = re.compile(
+    r"/apis/argoproj.io/v1alpha1/namespaces/(?P<ns>[^/]+)/workflows/(?P<name>[^/]+)"
+)
 _ACCESS_REVIEW_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+WORKFLOW_GROUP = "argoproj.io"
+FOLLOW_STEP_S = 0.02  # how often a followed log looks for more
 _SELF_REVIEW_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 
 
@@ -92,6 +113,17 @@ class KubernetesEmulator(Emulator):
         self._versions = ResourceVersions()
         self._namespaces: dict[str, dict[str, Any]] = {}
         self._objects: dict[tuple[str, str, str], dict[str, Any]] = {}
+        # Pods: reads before a pod runs; why pods never start (e.g. "ImagePullBackOff").
+        self.pod_start_reads = 1
+        self.pods_never_start: str | None = None
+        self.pod_logs: dict[tuple[str, str], bytes] = {}
+        self.clock: Callable[[], float] = time.time  # drives activeDeadlineSeconds
+        self.exec_override: ExecOverride | None = None
+        self.deleted_pods: list[str] = []
+        self._pod_reads: dict[tuple[str, str], int] = {}
+        self._pod_created: dict[tuple[str, str], float] = {}
+        self._volume_contents: dict[tuple[str, str], Path] = {}
+        self._workflow_controller: Any = None
 
     # -- building the world -------------------------------------------------------------
 
@@ -216,6 +248,33 @@ class KubernetesEmulator(Emulator):
             self.tokens.add(token, user=user, namespaces={namespace})
         return self._store("serviceaccounts", account)
 
+    def set_volume_contents(self, namespace: str, claim: str, directory: str | Path) -> None:
+        """Let `directory` of this machine stand for what volume claim `claim` holds."""
+        with self._lock:
+            self._volume_contents[(namespace, claim)] = Path(directory).resolve()
+
+    def pods(self, namespace: str) -> list[dict[str, Any]]:
+        """The pods created through the API in `namespace` (workflow pods not included)."""
+        with self._lock:
+            return [
+                obj
+                for (kind, ns, _), obj in sorted(self._objects.items())
+                if kind == "pods" and ns == namespace
+            ]
+
+    @property
+    def workflow_controller(self) -> Any:
+        """The Argo emulator keeping Workflow resources (a private, unserved one by default)."""
+        if self._workflow_controller is None:
+            from hera_utils.testing.argo_server import ArgoServerEmulator
+
+            self._workflow_controller = ArgoServerEmulator(tokens=self.tokens)
+        return self._workflow_controller
+
+    @workflow_controller.setter
+    def workflow_controller(self, controller: Any) -> None:
+        self._workflow_controller = controller
+
     def remove(self, resource: str, namespace: str, name: str) -> None:
         """Delete an object (`resource`: plural name, e.g. "persistentvolumeclaims")."""
         with self._lock:
@@ -299,7 +358,20 @@ class KubernetesEmulator(Emulator):
         if identity is None:
             return _status(401, "Unauthorized", "Unauthorized")
         path = (request.path or "/").rstrip("/") or "/"
+        if match := _POD_SUBRESOURCE_PATH.fullmatch(path):
+            if request.method not in ("GET", "POST"):
+                return _method_not_allowed()
+            namespace, name = match["ns"], match["name"]
+            if match["sub"] == "log":
+                return self._pod_log(request, identity, namespace, name)
+            return self._pod_exec(request, identity, namespace, name)
+        if _WORKFLOWS_PATH.fullmatch(path) or _WORKFLOW_PATH.fullmatch(path):
+            return self._dispatch_workflows(request, path, identity)
         with self._lock:
+            if request.method == "DELETE" and (match := _OBJECT_PATH.fullmatch(path)):
+                if match["resource"] == "pods":
+                    return self._delete_pod(identity, match["ns"], match["name"])
+                return _method_not_allowed()
             if request.method == "POST":
                 return self._dispatch_post(request, path, identity)
             if request.method != "GET":
@@ -319,6 +391,11 @@ class KubernetesEmulator(Emulator):
             return self._get_namespace(identity, match["ns"])
         if (match := _COLLECTION_PATH.fullmatch(path)) and match["resource"] in _KINDS:
             return self._list_objects(request, identity, match["ns"], match["resource"])
+        if (match := _OBJECT_PATH.fullmatch(path)) and match["resource"] == "pods":
+            if not self.authorize(identity, "get", namespace=match["ns"], resource="pods"):
+                return _forbidden(identity, "get", "pods", match["ns"], match["name"])
+            pod = self._advance_pod(match["ns"], match["name"])
+            return Response.json(200, pod) if pod else _not_found("pods", match["name"])
         if (match := _OBJECT_PATH.fullmatch(path)) and match["resource"] in _KINDS:
             return self._get_object(identity, match["ns"], match["resource"], match["name"])
         if _TOKEN_PATH.fullmatch(path) or path in (_ACCESS_REVIEW_PATH, _SELF_REVIEW_PATH):
@@ -333,6 +410,9 @@ class KubernetesEmulator(Emulator):
                 return self._review_access(request, identity)
             if path == _SELF_REVIEW_PATH:
                 return self._review_self(identity)
+            match = _COLLECTION_PATH.fullmatch(path)
+            if match and match["resource"] == "pods":
+                return self._create_pod(request, identity, match["ns"])
         except BadRequestBody as exc:
             return _status(400, "BadRequest", str(exc))
         if _NAMESPACE_PATH.fullmatch(path) or _OBJECT_PATH.fullmatch(path):
@@ -484,6 +564,342 @@ class KubernetesEmulator(Emulator):
         }
         return Response.json(201, answer)
 
+    # -- pods ---------------------------------------------------------------------------
+
+    def _create_pod(self, request: Request, identity: Identity, namespace: str) -> Response:
+        if not self.authorize(identity, "create", namespace=namespace, resource="pods"):
+            return _forbidden(identity, "create", "pods", namespace)
+        pod = request.json_object()
+        metadata = pod.setdefault("metadata", {})
+        name = metadata.get("name") or ""
+        if not name and metadata.get("generateName"):
+            name = generated_name(str(metadata["generateName"]))
+        if not name or invalid_name_reason(name):
+            reason = invalid_name_reason(name) if name else "name or generateName is required"
+            return _invalid("Pod", name, f"metadata.name: Invalid value: {name!r}: {reason}")
+        containers = (pod.get("spec") or {}).get("containers") or []
+        if not containers or not all(c.get("name") and c.get("image") for c in containers):
+            return _invalid(
+                "Pod", name, "spec.containers: Required value: a name and an image each"
+            )
+        if ("pods", namespace, name) in self._objects:
+            return _status(
+                409,
+                "AlreadyExists",
+                f'pods "{name}" already exists',
+                {"name": name, "kind": "pods"},
+            )
+        metadata.update(
+            {k: v for k, v in self._new_metadata(name, namespace).items() if k != "name"},
+            name=name,
+        )
+        pod.update(apiVersion="v1", kind="Pod")
+        pod["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+        self._store("pods", pod)
+        self._pod_reads[(namespace, name)] = 0
+        self._pod_created[(namespace, name)] = self.clock()
+        return Response.json(201, pod)
+
+    def _advance_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """Read a pod, one step further in its life; None when there is none."""
+        pod = self._objects.get(("pods", namespace, name))
+        if pod is None:
+            return None
+        status = pod["status"]
+        reads = self._pod_reads.get((namespace, name), 0) + 1
+        self._pod_reads[(namespace, name)] = reads
+        now = self.clock()
+        if status["phase"] == "Pending":
+            missing = [
+                c
+                for c in _claims_of(pod)
+                if ("persistentvolumeclaims", namespace, c) not in self._objects
+            ]
+            if missing:
+                status["conditions"] = [
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "reason": "Unschedulable",
+                        "message": f'0/1 nodes are available: persistentvolumeclaim "{missing[0]}" '
+                        "not found. preemption: 0/1 nodes are available.",
+                    }
+                ]
+            elif self.pods_never_start:
+                status["containerStatuses"] = [
+                    {
+                        "name": c["name"],
+                        "image": c["image"],
+                        "imageID": "",
+                        "ready": False,
+                        "restartCount": 0,
+                        "state": {
+                            "waiting": {
+                                "reason": self.pods_never_start,
+                                "message": f'Back-off pulling image "{c["image"]}"',
+                            }
+                        },
+                    }
+                    for c in pod["spec"]["containers"]
+                ]
+            elif reads >= self.pod_start_reads:
+                status.update(
+                    phase="Running",
+                    startTime=rfc3339(now),
+                    hostIP="10.0.0.7",
+                    podIP="10.244.0.9",
+                    conditions=[{"type": "Ready", "status": "True"}],
+                    containerStatuses=[
+                        {
+                            "name": c["name"],
+                            "image": c["image"],
+                            "imageID": f"docker.io/library/{c['image']}@sha256:{'0' * 64}",
+                            "containerID": f"containerd://{new_uid().replace('-', '')}",
+                            "ready": True,
+                            "restartCount": 0,
+                            "started": True,
+                            "state": {"running": {"startedAt": rfc3339(now)}},
+                        }
+                        for c in pod["spec"]["containers"]
+                    ],
+                )
+        deadline = (pod.get("spec") or {}).get("activeDeadlineSeconds")
+        started = self._pod_created.get((namespace, name), now)
+        if deadline and status["phase"] in ("Pending", "Running") and now - started > deadline:
+            status.update(
+                phase="Failed",
+                reason="DeadlineExceeded",
+                message="Pod was active on the node longer than the specified deadline",
+            )
+        pod["metadata"]["resourceVersion"] = self._versions.next()
+        return pod
+
+    def _delete_pod(self, identity: Identity, namespace: str, name: str) -> Response:
+        if not self.authorize(identity, "delete", namespace=namespace, resource="pods"):
+            return _forbidden(identity, "delete", "pods", namespace, name)
+        pod = self._objects.pop(("pods", namespace, name), None)
+        if pod is None:
+            return _not_found("pods", name)
+        self.deleted_pods.append(name)
+        pod["metadata"]["deletionTimestamp"] = rfc3339()
+        pod["metadata"]["deletionGracePeriodSeconds"] = 0
+        return Response.json(200, pod)
+
+    def _pod_log(self, request: Request, identity: Identity, namespace: str, name: str) -> Response:
+        if not self.authorize(identity, "get", namespace=namespace, resource="pods/log"):
+            return _forbidden(identity, "get", "pods", namespace, name, "log")
+        with self._lock:
+            own = self._objects.get(("pods", namespace, name))
+        controller = self.workflow_controller
+        if own is None and controller.pod_log(namespace, name) is None:
+            return _not_found("pods", name)
+        follow = (request.param("follow") or "").lower() == "true"
+        tail = request.param("tailLines")
+
+        def content() -> bytes:
+            if own is not None:
+                return self.pod_logs.get((namespace, name), b"")
+            return controller.pod_log(namespace, name) or b""
+
+        def finished() -> bool:
+            if own is not None:
+                return own["status"]["phase"] not in ("Pending", "Running") or name not in [
+                    p["metadata"]["name"] for p in self.pods(namespace)
+                ]
+            phase = controller.workflow_pods(namespace).get(name, ("", "", "Running"))[2]
+            return phase not in ("Pending", "Running")
+
+        def chunks() -> Any:
+            data = content()
+            if tail and tail.isdigit() and not follow:
+                data = b"".join(data.splitlines(keepends=True)[-int(tail) :])
+            sent = len(data)
+            yield data
+            while follow and not finished():
+                if self._stopping.wait(FOLLOW_STEP_S):
+                    return
+                for workflow in {w for w, _, _ in controller.workflow_pods(namespace).values()}:
+                    controller.read_workflow(namespace, workflow)
+                data = content()
+                yield data[sent:]
+                sent = len(data)
+
+        return Response(200, content_type="text/plain", stream=chunks())
+
+    def _pod_exec(
+        self, request: Request, identity: Identity, namespace: str, name: str
+    ) -> Response:
+        if not self.authorize(identity, "create", namespace=namespace, resource="pods/exec"):
+            return _forbidden(identity, "create", "pods", namespace, name, "exec")
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return _status(400, "BadRequest", "Upgrade request required")
+        protocols = offered_protocols(request.headers.get("Sec-WebSocket-Protocol"))
+        if V4_CHANNEL_PROTOCOL not in protocols:
+            return _status(400, "BadRequest", "no supported subprotocol offered")
+        with self._lock:
+            pod = self._objects.get(("pods", namespace, name))
+            if pod is None:
+                return _not_found("pods", name)
+            phase = pod["status"]["phase"]
+            if phase == "Pending":
+                return _status(400, "BadRequest", f"pod {name} does not have a host assigned")
+            if phase != "Running":
+                return _status(
+                    400,
+                    "BadRequest",
+                    f"cannot exec into a container in a completed pod; current phase is {phase}",
+                )
+            mounts = self._mounts_of(pod, namespace)
+        command = request.query.get("command") or []
+        stopping, override = self._stopping, self.exec_override
+        return Response(
+            101,
+            headers={
+                "Upgrade": "websocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Accept": accept_key(request.headers.get("Sec-WebSocket-Key", "")),
+                "Sec-WebSocket-Protocol": V4_CHANNEL_PROTOCOL,
+            },
+            upgrade=lambda reader, writer: serve_exec(
+                command, mounts, reader, writer, stopping=stopping, override=override
+            ),
+        )
+
+    def _mounts_of(self, pod: dict[str, Any], namespace: str) -> dict[str, Path]:
+        """Mount path -> local directory, for the claims of the pod that have contents."""
+        volumes = {
+            v.get("name"): (v.get("persistentVolumeClaim") or {}).get("claimName")
+            for v in pod["spec"].get("volumes") or []
+        }
+        mounts: dict[str, Path] = {}
+        for container in pod["spec"]["containers"]:
+            for mount in container.get("volumeMounts") or []:
+                claim = volumes.get(mount.get("name"))
+                directory = self._volume_contents.get((namespace, claim or ""))
+                if directory is not None:
+                    sub = mount.get("subPath") or ""
+                    mounts[mount["mountPath"]] = directory / sub if sub else directory
+        return mounts
+
+    # -- Workflow custom resources ---------------------------------------------------------
+
+    def _dispatch_workflows(self, request: Request, path: str, identity: Identity) -> Response:
+        from hera_utils.testing.argo_server import ArgoError
+
+        controller = self.workflow_controller
+        collection = _WORKFLOWS_PATH.fullmatch(path)
+        match = collection or _WORKFLOW_PATH.fullmatch(path)
+        assert match is not None
+        namespace = match["ns"]
+        name = "" if collection else match["name"]
+        verb = {"GET": "list" if collection else "get", "POST": "create", "PUT": "update"}.get(
+            request.method, "delete"
+        )
+        allowed = ("GET", "POST") if collection else ("GET", "PUT", "DELETE")
+        if request.method not in allowed:
+            return _method_not_allowed()
+        if not self.authorize(
+            identity, verb, namespace=namespace, resource="workflows", group=WORKFLOW_GROUP
+        ):
+            return _forbidden(identity, verb, "workflows", namespace, name, group=WORKFLOW_GROUP)
+        try:
+            if request.method == "POST":
+                return self._create_workflow(request, namespace)
+            if request.method == "GET" and collection:
+                return self._list_workflows(request, namespace)
+            if request.method == "GET":
+                return Response.json(200, controller.read_workflow(namespace, name))
+            if request.method == "PUT":
+                return self._update_workflow(request, namespace, name)
+            with controller._lock:
+                if (namespace, name) not in controller.workflows:
+                    return _not_found("workflows.argoproj.io", name)
+                controller.workflows.pop((namespace, name))
+                controller._runs.pop((namespace, name), None)
+            return _status_success("workflows", name)
+        except BadRequestBody as exc:
+            return _status(400, "BadRequest", str(exc))
+        except ArgoError as exc:
+            if exc.code == 5:
+                return _not_found("workflows.argoproj.io", name)
+            if exc.code == 6:
+                details = {"name": name, "kind": "workflows"}
+                return _status(409, "AlreadyExists", exc.message, details)
+            return _invalid("Workflow.argoproj.io", name, exc.message)
+
+    def _create_workflow(self, request: Request, namespace: str) -> Response:
+        workflow = request.json_object()
+        if (
+            workflow.get("apiVersion") != f"{WORKFLOW_GROUP}/v1alpha1"
+            or workflow.get("kind") != "Workflow"
+        ):
+            return _status(
+                400,
+                "BadRequest",
+                f"the API version in the data ({workflow.get('apiVersion')}) does not match "
+                f"the expected API version ({WORKFLOW_GROUP}/v1alpha1)",
+            )
+        metadata = workflow.setdefault("metadata", {})
+        if metadata.get("namespace") not in (None, namespace):
+            return _status(
+                400,
+                "BadRequest",
+                "the namespace of the provided object does not match the namespace sent on "
+                "the request",
+            )
+        metadata["namespace"] = namespace
+        dry_run = request.param("dryRun") == "All"
+        stored = self.workflow_controller.store_workflow(namespace, workflow, dry_run=dry_run)
+        return Response.json(201, stored)
+
+    def _list_workflows(self, request: Request, namespace: str) -> Response:
+        controller = self.workflow_controller
+        try:
+            labels = parse_selector(request.param("labelSelector"))
+        except SelectorError as exc:
+            return _status(400, "BadRequest", str(exc))
+        with controller._lock:
+            items = [
+                obj
+                for (ns, _), obj in sorted(controller.workflows.items())
+                if ns == namespace and selector_matches(labels, _labels(obj).get)
+            ]
+            answer = {
+                "apiVersion": f"{WORKFLOW_GROUP}/v1alpha1",
+                "kind": "WorkflowList",
+                "metadata": {"resourceVersion": self._versions.next()},
+                "items": copy.deepcopy(items),
+            }
+        return Response.json(200, answer)
+
+    def _update_workflow(self, request: Request, namespace: str, name: str) -> Response:
+        """A replace; one that sets a finished workflow Running again is a retry."""
+        controller = self.workflow_controller
+        body = request.json_object()
+        with controller._lock:
+            current = controller.workflows.get((namespace, name))
+            if current is None:
+                return _not_found("workflows.argoproj.io", name)
+            version = (body.get("metadata") or {}).get("resourceVersion")
+            if version and version != current["metadata"]["resourceVersion"]:
+                return _status(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on workflows.argoproj.io "{name}": the '
+                    "object has been modified; please apply your changes to the latest "
+                    "version and try again",
+                    {"name": name, "group": WORKFLOW_GROUP, "kind": "workflows"},
+                )
+            labels = (body.get("metadata") or {}).get("labels") or {}
+            wants_run = (body.get("status") or {}).get("phase") in ("Running", "", None)
+            run = controller._runs.get((namespace, name))
+            completed = labels.get("workflows.argoproj.io/completed") == "true"
+            if wants_run and not completed and run and run.finished and run.phase != "Succeeded":
+                return Response.json(200, controller.retry_workflow(namespace, name))
+            current["metadata"]["labels"] = {**_labels(current), **labels}
+            current["metadata"]["resourceVersion"] = self._versions.next()
+            return Response.json(200, current)
+
     # -- helpers ------------------------------------------------------------------------
 
     def _new_metadata(self, name: str, namespace: str | None = None) -> dict[str, Any]:
@@ -564,12 +980,14 @@ def _forbidden(
     namespace: str,
     name: str = "",
     subresource: str = "",
+    group: str = "",
 ) -> Response:
     full_resource = f"{resource}/{subresource}" if subresource else resource
-    subject = f'{resource} "{name}"' if name else resource
+    qualified = f"{resource}.{group}" if group else resource
+    subject = f'{qualified} "{name}"' if name else qualified
     message = (
         f'{subject} is forbidden: User "{identity.user}" cannot {verb} resource '
-        f'"{full_resource}" in API group "" in the namespace "{namespace}"'
+        f'"{full_resource}" in API group "{group}" in the namespace "{namespace}"'
     )
     details: dict[str, Any] = {"kind": resource}
     if name:
@@ -596,6 +1014,27 @@ def _method_not_allowed() -> Response:
     return _status(
         405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
     )
+
+
+def _status_success(resource: str, name: str) -> Response:
+    return Response.json(
+        200,
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {"name": name, "group": WORKFLOW_GROUP, "kind": resource},
+        },
+    )
+
+
+def _claims_of(pod: Mapping[str, Any]) -> list[str]:
+    return [
+        claim
+        for volume in (pod.get("spec") or {}).get("volumes") or []
+        if (claim := (volume.get("persistentVolumeClaim") or {}).get("claimName"))
+    ]
 
 
 def _labels(obj: Mapping[str, Any]) -> dict[str, str]:

@@ -48,6 +48,9 @@ class AccessError(HeraUtilsError):
     """A server could not be used: unreachable, TLS, rejected credentials... (exit code 3)."""
 
     exit_code = EXIT_ACCESS
+    # Whether the failed request reached the server (False: refused, DNS, TLS, connect
+    # timeout), so that a create that failed this way surely created nothing.
+    request_sent = True
 
     def __init__(
         self,
@@ -89,6 +92,10 @@ class NotFoundError(AccessError):
 
 class ServerError(AccessError):
     """HTTP 5xx or a malformed answer: the server is there but misbehaving."""
+
+
+class MalformedAnswerError(ServerError):
+    """HTTP 200 whose body is not JSON, or not the object the API returns."""
 
 
 class WorkflowFailedError(HeraUtilsError):

@@ -374,7 +374,7 @@ def scrubbed_output(
             record.msg, record.args = scrub_message(record.getMessage()), None
         return record
 
-    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+    sys.stdout, sys.stderr = out, err
     logging.setLogRecordFactory(scrubbed_record)
     try:
         yield out, err

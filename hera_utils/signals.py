@@ -14,6 +14,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from types import FrameType
+from typing import Any
 
 HANDLED = (signal.SIGTERM, signal.SIGHUP)
 
@@ -21,10 +22,11 @@ HANDLED = (signal.SIGTERM, signal.SIGHUP)
 class Terminated(BaseException):
     """The process received SIGTERM or SIGHUP (a BaseException, as KeyboardInterrupt is)."""
 
-    def __init__(self, signum: int) -> None:
+    def __init__(self, signum: int, *, detail: str = "") -> None:
         self.signum = signum
         self.signal_name = signal.Signals(signum).name
-        super().__init__(f"terminated by {self.signal_name}")
+        words = (f"terminated by {self.signal_name}", detail)
+        super().__init__(" ".join(word for word in words if word))
 
     @property
     def exit_code(self) -> int:
@@ -45,7 +47,7 @@ def terminating_signals_raise() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous: dict[int, object] = {}
+    previous: dict[signal.Signals, Any] = {}
     for signum in HANDLED:
         current = signal.getsignal(signum)
         if current is signal.SIG_IGN:
@@ -55,5 +57,5 @@ def terminating_signals_raise() -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)  # type: ignore[arg-type]
+        for handled, handler in previous.items():
+            signal.signal(handled, handler)

@@ -10,13 +10,7 @@ from hera_utils.errors import AccessError, ConfigurationError, WorkflowFailedErr
 from hera_utils.experiment.output import now, warn
 from hera_utils.experiment.paths import runs_dir
 from hera_utils.settings import Settings
-from hera_utils.submission import (
-    follow,
-    size_warning,
-    submit_workflow,
-    update_provenance,
-    write_provenance,
-)
+from hera_utils.submission import follow, size_warning, submit_recorded, update_provenance
 
 if TYPE_CHECKING:
     from hera.workflows import Workflow
@@ -61,23 +55,24 @@ def submit(
     rendered = workflow.to_yaml()
     warn(size_warning(rendered))
     service = argo.workflows_service()
-    name = submit_workflow(service, workflow, argo.namespace, timeout=argo.timeout)
-    ui_url = argo.ui_url(name)
-    print(f"submitted workflow {name} to namespace {argo.namespace}")
-    print(f"Argo UI: {ui_url}", flush=True)
-    provenance = write_provenance(
-        runs_dir(args, project_dir) / name,
+    submitted = submit_recorded(
+        service,
+        workflow,
+        argo.namespace,
+        timeout=argo.timeout,
+        runs_dir=runs_dir(args, project_dir),
         rendered_yaml=rendered,
         inputs=inputs,
         project_dir=project_dir,
-        record={
-            "workflow": name,
-            "namespace": argo.namespace,
-            "argo_server": argo.url,
-            "ui_url": ui_url,
-            "phase": "Submitted",
-        },
+        record={"namespace": argo.namespace, "argo_server": argo.url},
+        ui_url=argo.ui_url,
+        say=lambda message: print(f"note: {message}", flush=True),
     )
+    name, provenance = submitted.name, submitted.provenance
+    ui_url = argo.ui_url(name)
+    verb = "found workflow" if submitted.resumed else "submitted workflow"
+    print(f"{verb} {name} to namespace {argo.namespace}")
+    print(f"Argo UI: {ui_url}", flush=True)
     print(f"provenance: {provenance}", flush=True)
     if not args.wait:
         return 0
@@ -89,6 +84,7 @@ def submit(
         request_timeout=argo.timeout,
         poll_interval=args.poll_interval,
         report=lambda state: print(f"  {state}", flush=True),
+        notice=lambda message: print(f"  note: {message}", flush=True),
     )
     update_provenance(provenance, phase=state.phase, finished_at=now())
     if state.phase != "Succeeded":

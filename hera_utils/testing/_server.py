@@ -309,10 +309,12 @@ class Emulator:
     def _spoil(self, handler: _Handler, kind: str, response: Response) -> None:
         """Send the answer of a request already carried out as fault `kind` spoils it."""
         handler.close_connection = True
+        closing = {"Connection": "close"}  # so that the client does not reuse the connection
         if kind == fault_kinds.TRUNCATED:
+            response.headers.update(closing)
             handler.write_response(response, cut=max(1, len(response.body) // 2))
         elif kind == fault_kinds.BAD_GATEWAY:
-            handler.write_response(Response(502, BAD_GATEWAY_BODY, "text/html"))
+            handler.write_response(Response(502, BAD_GATEWAY_BODY, "text/html", closing))
         # LOST_REPLY: nothing is sent; the connection closes.
 
     def _misbehave(self, request: Request, fault: fault_kinds.Fault | None) -> Response | None:

@@ -85,7 +85,8 @@ def recorder(argo, service, tmp_path) -> Recorder:
 
 
 def labels_of(emulated_env) -> list[str]:
-    return [wf["metadata"]["labels"][SUBMISSION_LABEL] for wf in emulated_env.argo.workflows.values()]
+    stored = emulated_env.argo.workflows.values()
+    return [workflow["metadata"]["labels"][SUBMISSION_LABEL] for workflow in stored]
 
 
 # -- submitting -------------------------------------------------------------------------------
@@ -258,7 +259,7 @@ def test_follow_stops_at_its_deadline_during_an_outage_with_an_access_error(
     name = submit_workflow(service, small_workflow(), argo.namespace, timeout=5)
     emulated_env.argo.faults.set("error500", methods="GET")
     fake, notices = FakeTime(), []
-    with pytest.raises(ServerError, match="stopped waiting for workflow .* after 100 s") as caught:
+    with pytest.raises(ServerError, match=r"stopped waiting for workflow .* after 100 s") as caught:
         follow_fake(service, name, argo.namespace, fake, notices, timeout=100)
     assert caught.value.exit_code == 3 and "--wait-timeout" in caught.value.hint
     assert fake.now == pytest.approx(100)

@@ -14,6 +14,7 @@ was submitted, with which inputs, from which template and experiment commits, un
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import hashlib
@@ -233,6 +234,8 @@ def submit_recorded(
     except AccessError as error:
         if not error.request_sent or _refused(error):
             shutil.rmtree(attempt_dir, ignore_errors=True)  # certainly not created
+            with contextlib.suppress(OSError):
+                attempt_dir.parent.rmdir()
             raise
         return _after_lost_reply(
             error, service, namespace, submission, attempt_dir, runs_dir, ui_url, say, timeout
@@ -327,6 +330,8 @@ def _confirm(
     if final.exists():  # already recorded (should not happen): keep both
         final = runs_dir / f"{name}-{attempt_dir.name}"
     os.replace(attempt_dir, final)
+    with contextlib.suppress(OSError):  # runs/ shows only runs when nothing is unconfirmed
+        attempt_dir.parent.rmdir()
     provenance = final / "provenance.json"
     document = json.loads(provenance.read_text(encoding="utf-8"))
     for transient in ("state", "pid", "fingerprint"):

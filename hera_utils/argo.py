@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import requests
 
 from .argo_endpoint import ArgoEndpoint, resolve_argo_endpoint
-from .errors import AccessError
+from .errors import AccessError, MalformedAnswerError
 from .http import (
     BoundedSession,
     TokenAuth,
@@ -136,11 +136,24 @@ class ArgoServer:
         In the default `client` auth mode `/version` and `/info` answer anyone, so only a
         namespaced call tells a rejected token (401) from a forbidden namespace (403).
         """
-        return self._get(
+        listed = self._get(
             f"api/v1/workflows/{self.namespace}",
             params={"listOptions.limit": str(limit)},
             setting="argo_token",
         )
+        # A list answers `items` as a list (or null) and `metadata` as an object; anything
+        # else is not the Argo Server's answer, and must not pass for a granted access.
+        if not isinstance(listed.get("items") or [], list) or not isinstance(
+            listed.get("metadata") or {}, dict
+        ):
+            raise MalformedAnswerError(
+                f"the Argo Server at {self.url} answered the list of workflows with JSON that "
+                "is not a workflow list",
+                hint="check argo_server and argo_base_href: another service may answer there",
+                setting="argo_server",
+                url=self.url,
+            )
+        return listed
 
     def _get(
         self, path: str, *, setting: str, params: dict[str, str] | None = None

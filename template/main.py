@@ -1,6 +1,7 @@
 """The command line of this experiment: render it, check access, submit it, run it here.
 
-    python main.py render [-o FILE]   write the Argo Workflow YAML (touches no network)
+    python main.py render [-o FILE]   write the Argo Workflow YAML to runs/workflow.yaml
+                                      (-o - for stdout; touches no network)
     python main.py check [--json]     check access to the cluster and the Argo Server
     python main.py submit [--wait]    check, submit, print the Argo UI link; --wait follows
                                       the run to its end (exit 0 succeeded, 1 failed)
@@ -17,15 +18,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hera.workflows import Workflow
-from hera_utils import ExperimentEnvironment, Settings, experiment
-
-import environment
-import inputs
-from layout import ExperimentLayout
-from workflow import define_workflow
+from hera_utils.experiment.conflicts import exit_on_conflict_markers
 
 PROJECT_DIR = Path(__file__).resolve().parent
+# Before importing the experiment's modules: a marker left by `copier update` would be a
+# SyntaxError there; this names the file and line instead (exit code 2).
+exit_on_conflict_markers(PROJECT_DIR)
+
+from hera.workflows import Workflow  # noqa: E402
+from hera_utils import ExperimentEnvironment, Settings, experiment  # noqa: E402
+
+import environment  # noqa: E402
+import inputs  # noqa: E402
+from layout import ExperimentLayout  # noqa: E402
+from workflow import define_workflow  # noqa: E402
 
 
 def build(env: ExperimentEnvironment) -> Workflow:
@@ -35,7 +41,8 @@ def build(env: ExperimentEnvironment) -> Workflow:
 
 def render(args: Settings) -> int:
     """Write the workflow's YAML, built from the settings alone."""
-    return experiment.render(build(environment.declared_environment(args)), args.output)
+    workflow = build(environment.declared_environment(args))
+    return experiment.render(workflow, args.output, project_dir=PROJECT_DIR)
 
 
 def check(args: Settings) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hera_utils.errors import ConfigurationError
-from hera_utils.experiment.paths import LOCAL_VOLUME_DIR, RUNS_DIR
+from hera_utils.experiment.paths import LOCAL_VOLUME_DIR, RENDER_OUTPUT, RUNS_DIR
 from hera_utils.settings import Settings, SettingsParser
 from hera_utils.settings import parser as settings_parser
 
@@ -53,7 +53,12 @@ def parser(
         help=f"what to do (default: {DEFAULT_COMMAND})",
     )
     group = p.add_argument_group("options of the subcommands")
-    group.add_argument("-o", "--output", metavar="FILE", help="render: write the YAML to FILE")
+    group.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help=f"render: write the YAML to FILE, '-' for stdout (default: {RENDER_OUTPUT})",
+    )
     group.add_argument("--json", action="store_true", help="check: print one JSON object")
     group.add_argument("--wait", action="store_true", help="submit: follow the run to its end")
     group.add_argument(

@@ -8,6 +8,8 @@ from hera_utils.settings import Settings
 
 LOCAL_VOLUME_DIR = "local-volume"
 RUNS_DIR = "runs"
+# Where `main.py render` writes by default: under runs/, which git ignores.
+RENDER_OUTPUT = f"{RUNS_DIR}/workflow.yaml"
 
 
 def runs_dir(args: Settings, project_dir: Path) -> Path:

@@ -7,18 +7,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hera_utils.experiment.output import warn
+from hera_utils.experiment.paths import RENDER_OUTPUT
 from hera_utils.redaction import scrub
 from hera_utils.submission import size_warning
 
 if TYPE_CHECKING:
     from hera.workflows import Workflow
 
+STDOUT = "-"
 
-def render(workflow: Workflow, output: str | None = None) -> int:
-    """Write the workflow's YAML to `output` (stdout when None), touching no network."""
+
+def render(workflow: Workflow, output: str | None = None, *, project_dir: Path | None = None) -> int:
+    """Write the workflow's YAML to `output` ("-": stdout), touching no network.
+
+    With no `output`, the YAML goes to `runs/workflow.yaml` in `project_dir` (ignored by
+    git, so that `copier update` still finds a clean repository), or to stdout when no
+    `project_dir` is given.
+    """
     rendered = workflow.to_yaml()
     warn(size_warning(rendered))
-    if output is None:
+    if output is None and project_dir is not None:
+        target = project_dir / RENDER_OUTPUT
+        target.parent.mkdir(parents=True, exist_ok=True)
+        output = str(target)
+    if output is None or output == STDOUT:
         sys.stdout.write(rendered)
     else:
         Path(output).write_text(scrub(rendered), encoding="utf-8")

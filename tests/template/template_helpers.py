@@ -101,3 +101,51 @@ def run(
         timeout=timeout,
         check=False,
     )
+
+
+# The generated project's own modules: imported afresh for each in-process run, since
+# several generated projects (one per answer set) define modules of the same names.
+PROJECT_MODULES = ("main", "environment", "inputs", "layout", "workflow")
+
+
+def run_main(
+    project: Path, *arguments: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `python main.py <arguments>` of `project` in this process, as a user would.
+
+    The same as `run(project, "main.py", ...)` minus the interpreter start-up and imports:
+    the working directory, environment (replaced when `env` is given), stdout and stderr
+    are the command's own, and its exit code is returned (SystemExit included).
+    """
+    import contextlib
+    import importlib
+    import io
+
+    from hera.shared import global_config
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd, saved_path = dict(os.environ), Path.cwd(), list(sys.path)
+    saved_modules = {name: sys.modules.pop(name) for name in PROJECT_MODULES if name in sys.modules}
+    try:
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        os.chdir(project)
+        sys.path.insert(0, str(project))
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                code = importlib.import_module("main").main(list(arguments))
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    finally:
+        for name in PROJECT_MODULES:
+            sys.modules.pop(name, None)
+        sys.modules.update(saved_modules)
+        sys.path[:] = saved_path
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        global_config.reset()  # submit points Hera at the Argo Server: not for the next run
+    return subprocess.CompletedProcess(
+        ["main.py", *arguments], code, stdout.getvalue(), stderr.getvalue()
+    )

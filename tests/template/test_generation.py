@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 from hera.workflows import models as m
-from template_helpers import ANSWER_SETS, run
+from template_helpers import ANSWER_SETS, run, run_main
 
 CONTRACT_FILES = [
     "environment.py", "inputs.py", "layout.py", "workflow.py", "main.py", "hera.config.tmpl",
@@ -23,7 +23,7 @@ def project(request: pytest.FixtureRequest, generated) -> Path:
 
 @pytest.fixture(scope="module")
 def rendered(project: Path) -> dict:
-    result = run(project, "main.py", "render")
+    result = run_main(project, "render", "-o", "-")
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
 
@@ -109,7 +109,7 @@ def test_the_settings_files_name_the_answers(project: Path) -> None:
 
 
 def test_help_lists_the_subcommands(project: Path) -> None:
-    result = run(project, "main.py", "--help")
+    result = run_main(project, "--help")
     assert result.returncode == 0, result.stderr
     for command in ("render", "check", "submit", "local"):
         assert command in result.stdout

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from template_helpers import run
+from template_helpers import run_main
 
 FAST = ("--poll-interval", "0.05", "--wait-timeout", "60")
 
@@ -19,7 +19,7 @@ def project(generated) -> Path:
 
 
 def test_submit_wait_succeeds(emulated_env, project: Path, tmp_path: Path) -> None:
-    result = run(project, "main.py", "submit", "--wait", "--runs-dir", str(tmp_path), *FAST)
+    result = run_main(project, "submit", "--wait", "--runs-dir", str(tmp_path), *FAST)
     assert result.returncode == 0, result.stdout + result.stderr
     ((name, namespace),) = [(n, ns) for (ns, n) in emulated_env.argo.workflows]
     assert f"submitted workflow {name}" in result.stdout
@@ -35,14 +35,14 @@ def test_submit_wait_reports_a_failed_workflow_with_exit_code_1(
     emulated_env, project: Path, tmp_path: Path
 ) -> None:
     emulated_env.argo.outcome = "Failed"
-    result = run(project, "main.py", "submit", "--wait", "--runs-dir", str(tmp_path), *FAST)
+    result = run_main(project, "submit", "--wait", "--runs-dir", str(tmp_path), *FAST)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "ended Failed" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_no_subcommand_submits(emulated_env, project: Path, tmp_path: Path) -> None:
-    result = run(project, "main.py", "--runs-dir", str(tmp_path))
+    result = run_main(project, "--runs-dir", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(emulated_env.argo.workflows) == 1
 
@@ -51,7 +51,7 @@ def test_check_reports_a_missing_volume_claim_with_exit_code_3_and_the_hint(
     emulated_env, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KUBEVOLUMECLAIMNAME", "no-such-claim")
-    result = run(project, "main.py", "check")
+    result = run_main(project, "check")
     assert result.returncode == 3, result.stdout + result.stderr
     assert "no-such-claim" in result.stdout
     assert "KUBEVOLUMECLAIMNAME" in result.stdout  # the hint says what to set
@@ -61,7 +61,7 @@ def test_submit_stops_at_a_failed_check_without_submitting(
     emulated_env, project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("KUBEVOLUMECLAIMNAME", "no-such-claim")
-    result = run(project, "main.py", "submit", "--runs-dir", str(tmp_path))
+    result = run_main(project, "submit", "--runs-dir", str(tmp_path))
     assert result.returncode == 3
     assert "volume_claim" in result.stderr and "Traceback" not in result.stderr
     assert emulated_env.argo.workflows == {}
@@ -71,7 +71,7 @@ def test_a_rejected_token_is_reported_without_printing_it(
     emulated_env, project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("ARGO_TOKEN", "Bearer secret-that-must-not-show")
-    result = run(project, "main.py", "submit", "--runs-dir", str(tmp_path))
+    result = run_main(project, "submit", "--runs-dir", str(tmp_path))
     assert result.returncode == 3
     assert "secret-that-must-not-show" not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
@@ -82,19 +82,19 @@ def test_render_touches_no_network(project: Path, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBE", "ARGO", "HERA"))}
     env.update(ARGO_SERVER="127.0.0.1:9", KUBECONFIG=str(tmp_path / "missing"))
     output = tmp_path / "workflow.yaml"
-    result = run(project, "main.py", "render", "-o", str(output), env=env)
+    result = run_main(project, "render", "-o", str(output), env=env)
     assert result.returncode == 0, result.stderr
     assert yaml.safe_load(output.read_text())["kind"] == "Workflow"
 
 
 def test_an_option_of_another_subcommand_is_a_usage_error(project: Path) -> None:
-    result = run(project, "main.py", "render", "--wait")
+    result = run_main(project, "render", "--wait")
     assert result.returncode == 2
     assert "--wait" in result.stderr
 
 
 def test_default_local_run_writes_the_layout_files_and_summary(project: Path) -> None:
-    result = run(project, "main.py", "local")
+    result = run_main(project, "local")
     assert result.returncode == 0, result.stdout + result.stderr
     (summary_path,) = (project / "runs").glob("*/summary.json")
     summary = json.loads(summary_path.read_text())
@@ -113,13 +113,13 @@ def test_local_with_a_container_task_and_no_container_runtime_exits_1_with_the_r
     no_runtime = tmp_path / "bin"  # a PATH with neither docker nor podman
     no_runtime.mkdir()
     env = {**os.environ, "PATH": str(no_runtime)}
-    result = run(project, "main.py", "local", "--volume-dir", str(tmp_path / "volume"),
+    result = run_main(project, "local", "--volume-dir", str(tmp_path / "volume"),
                  "--runs-dir", str(tmp_path / "runs"), env=env)
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     assert "not runnable here" in output
     assert "docker is not on PATH" in output
     assert "Traceback" not in output
-    stubbed = run(project, "main.py", "local", "--stub-containers", "--volume-dir",
+    stubbed = run_main(project, "local", "--stub-containers", "--volume-dir",
                   str(tmp_path / "volume"), "--runs-dir", str(tmp_path / "runs"), env=env)
     assert stubbed.returncode == 0, stubbed.stdout + stubbed.stderr

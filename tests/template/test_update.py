@@ -11,7 +11,7 @@ from pathlib import Path
 import copier
 import pytest
 import yaml
-from template_helpers import commit_all, generate, git, run, snapshot_template
+from template_helpers import commit_all, generate, git, run_main, snapshot_template
 
 USER_VINTAGES = "vintages: tuple[int, ...] = (2009, 2012, 2015, 2018)"
 TEMPLATE_VINTAGES = "vintages: tuple[int, ...] = (2012, 2015)"
@@ -85,7 +85,7 @@ def test_update_keeps_user_edits_and_brings_template_changes(user_project: Path)
 
 def test_the_updated_project_still_renders(user_project: Path) -> None:
     update(user_project, "v2.0.0")
-    result = run(user_project, "main.py", "render")
+    result = run_main(user_project, "render", "-o", "-")
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("template: compute") == 4 * 3  # the user's 4 vintages
 

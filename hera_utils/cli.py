@@ -64,7 +64,7 @@ def _run(args_list: list[str], out: TextIO, err: TextIO) -> int:
         if args.command == "version":
             return _version(out)
         if args.command == "config":
-            return _config(args, out)
+            return print_settings(args, out)
         return _doctor(args, out)
     except HeraUtilsError as error:
         print(f"hera-utils: error: {error.one_line()}", file=err)
@@ -88,7 +88,8 @@ def _doctor(args: Any, out: TextIO) -> int:
     return report.exit_code
 
 
-def _config(args: Any, out: TextIO) -> int:
+def print_settings(args: Any, out: TextIO) -> int:
+    """Print the effective settings (secrets redacted), with `args.show_origin` their origins."""
     from .argo_endpoint import resolve_argo_endpoint
 
     width = max(len(spec.key) for spec in SETTINGS)

@@ -8,6 +8,7 @@ Generates an experiment from this repository's Copier template with the default 
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 import subprocess
 import sys
@@ -42,8 +43,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  summary of the run:   {summaries[-1]}")
     if (dest / "local-volume").is_dir():
         print(f"  files of its tasks:   {dest / 'local-volume'}")
-    print(f"  next: cd {dest} && python main.py render   (see its README.md)")
+    print(f"  next: {next_step(dest)}   (see its README.md)")
     return code
+
+
+def next_step(dest: Path) -> str:
+    """A shell command rendering the demo, runnable as printed from any directory.
+
+    The demo's dependencies are in the environment running it (e.g. the clone's .venv),
+    not necessarily in the `python` of a plain shell: the command names this interpreter.
+    """
+    return f"cd {shlex.quote(str(dest))} && {shlex.quote(sys.executable)} main.py render"
 
 
 def generate(dest: Path) -> Path:

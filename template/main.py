@@ -3,6 +3,9 @@
     python main.py render [-o FILE]   write the Argo Workflow YAML to runs/workflow.yaml
                                       (-o - for stdout; touches no network)
     python main.py check [--json]     check access to the cluster and the Argo Server
+    python main.py config [--show-origin]
+                                      the effective settings (environment.py's defaults
+                                      labelled as such)
     python main.py submit [--wait]    check, submit, print the Argo UI link; --wait follows
                                       the run to its end (exit 0 succeeded, 1 failed)
     python main.py local [--volume-dir DIR] [--parallelism N] [--stub-containers]
@@ -64,7 +67,18 @@ def local(args: Settings) -> int:
     return experiment.run_local(build(env), args, project_dir=PROJECT_DIR, volume_dir=volume_dir)
 
 
-COMMANDS = {"render": render, "check": check, "submit": submit, "local": local}
+def config(args: Settings) -> int:
+    """Show the effective settings; --show-origin says where each came from."""
+    return experiment.config(args)
+
+
+COMMANDS = {
+    "render": render,
+    "check": check,
+    "config": config,
+    "submit": submit,
+    "local": local,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,12 +14,15 @@ from hera_utils.settings import parser as settings_parser
 DEFAULT_COMMAND = "submit"  # the original experiment scripts submitted when run bare
 DEFAULT_WAIT_TIMEOUT = 24 * 3600.0
 DEFAULT_POLL_INTERVAL = 5.0
+# Where a generated experiment keeps its own setting defaults (its answers to the template).
+EXPERIMENT_DEFAULTS_FILE = "environment.py"
 
 
 # Which subcommands each option belongs to: an option given to another one is a usage error.
 _COMMANDS_OF_OPTION: dict[str, tuple[str, ...]] = {
     "output": ("render",),
     "json": ("check",),
+    "show_origin": ("config",),
     "wait": ("submit",),
     "wait_timeout": ("submit",),
     "poll_interval": ("submit",),
@@ -60,6 +63,13 @@ def parser(
         help=f"render: write the YAML to FILE, '-' for stdout (default: {RENDER_OUTPUT})",
     )
     group.add_argument("--json", action="store_true", help="check: print one JSON object")
+    group.add_argument(
+        "--show-origin",
+        "--show_origin",
+        dest="show_origin",
+        action="store_true",
+        help="config: say where each value came from",
+    )
     group.add_argument("--wait", action="store_true", help="submit: follow the run to its end")
     group.add_argument(
         "--wait-timeout",
@@ -93,7 +103,15 @@ def parser(
     )
     if defaults:
         p.set_defaults(**defaults)
+        _show_experiment_defaults(p, defaults)
     return p
+
+
+def _show_experiment_defaults(p: SettingsParser, defaults: Mapping[str, Any]) -> None:
+    """Say in each setting's --help line the default this experiment gives it."""
+    for action in p._actions:
+        if action.dest in defaults and action.help:
+            action.help = f"{action.help} (default from {EXPERIMENT_DEFAULTS_FILE}: %(default)s)"
 
 
 def parse_args(
@@ -105,7 +123,10 @@ def parse_args(
 ) -> Settings:
     """Parse an experiment's command line; refuse options of another subcommand."""
     p = parser(commands, description=description, defaults=defaults)
-    args = p.parse_args(argv)
+    args: Settings = p.parse_args(argv)
+    for key in defaults or {}:
+        if args.origin(key) == "default":
+            args.origins[key] = f"default ({EXPERIMENT_DEFAULTS_FILE})"
     for option, owners in _COMMANDS_OF_OPTION.items():
         if args.command not in owners and getattr(args, option) != p.get_default(option):
             flag = "--" + option.replace("_", "-")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hera_utils.errors import WorkflowFailedError
-from hera_utils.experiment.paths import runs_dir
+from hera_utils.experiment.failures import failure_report
+from hera_utils.experiment.paths import WORKFLOW_SOURCE, runs_dir
+from hera_utils.experiment.validate import refuse_invalid_workflow
 from hera_utils.settings import Settings
 
 if TYPE_CHECKING:
@@ -26,6 +29,7 @@ def run_local(
     """
     from hera_utils.local import run_locally
 
+    refuse_invalid_workflow(workflow.to_dict(), WORKFLOW_SOURCE)
     # Created first, so that the volume mounts of the tasks name an existing directory.
     volume_dir.mkdir(parents=True, exist_ok=True)
     result = run_locally(
@@ -38,6 +42,9 @@ def run_local(
         work_dir=project_dir,
     )
     if not result.succeeded:
+        report = failure_report(result.tasks, project_dir / WORKFLOW_SOURCE)
+        if report:
+            print("\n".join(report), file=sys.stderr, flush=True)
         raise WorkflowFailedError(
             f"local run {result.name} ended {result.phase}: {result.message}",
             hint=f"see the task logs in {result.run_dir}",

@@ -8,6 +8,8 @@ from hera_utils.settings import Settings
 
 LOCAL_VOLUME_DIR = "local-volume"
 RUNS_DIR = "runs"
+# The experiment file defining the workflow and its task functions.
+WORKFLOW_SOURCE = "workflow.py"
 # Where `main.py render` writes by default: under runs/, which git ignores.
 RENDER_OUTPUT = f"{RUNS_DIR}/workflow.yaml"
 

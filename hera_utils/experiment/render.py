@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hera_utils.experiment.output import warn
-from hera_utils.experiment.paths import RENDER_OUTPUT
+from hera_utils.experiment.paths import RENDER_OUTPUT, WORKFLOW_SOURCE
+from hera_utils.experiment.validate import refuse_invalid_workflow
 from hera_utils.redaction import scrub
 from hera_utils.submission import size_warning
 
@@ -17,13 +18,16 @@ if TYPE_CHECKING:
 STDOUT = "-"
 
 
-def render(workflow: Workflow, output: str | None = None, *, project_dir: Path | None = None) -> int:
+def render(
+    workflow: Workflow, output: str | None = None, *, project_dir: Path | None = None
+) -> int:
     """Write the workflow's YAML to `output` ("-": stdout), touching no network.
 
     With no `output`, the YAML goes to `runs/workflow.yaml` in `project_dir` (ignored by
     git, so that `copier update` still finds a clean repository), or to stdout when no
     `project_dir` is given.
     """
+    refuse_invalid_workflow(workflow.to_dict(), WORKFLOW_SOURCE)
     rendered = workflow.to_yaml()
     warn(size_warning(rendered))
     if output is None and project_dir is not None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hera_utils.errors import AccessError, ConfigurationError, WorkflowFailedError
+from hera_utils.errors import ConfigurationError, ServerError, WorkflowFailedError
+from hera_utils.experiment.check import failed_checks_error
 from hera_utils.experiment.output import now, warn
-from hera_utils.experiment.paths import runs_dir
+from hera_utils.experiment.paths import WORKFLOW_SOURCE, runs_dir
+from hera_utils.experiment.validate import refuse_invalid_workflow
 from hera_utils.settings import Settings
 from hera_utils.submission import follow, size_warning, submit_recorded, update_provenance
 
@@ -19,23 +22,31 @@ if TYPE_CHECKING:
     from hera_utils.cluster import KubernetesCluster
 
 
+# An invalid workflow: the user's to fix, not the server's (exit code 2).
+REJECTED_STATUSES = (400, 422)
+
+
+def rejection_reason(error: ServerError) -> str:
+    """The Argo Server's own reason, out of the message `http.hera_error` built around it."""
+    found = re.search(r"failed with HTTP \d+ \((.*)\)\s*$", error.message, re.DOTALL)
+    return found[1] if found else error.message
+
+
 def connect(args: Settings) -> tuple[KubernetesCluster | None, ArgoServer]:
     """Run the access checks, then return the cluster (None when not needed) and Argo Server.
 
-    A failed check prints the table to stderr and raises the first failure as an error
-    carrying its hint (exit code 3, or 2 for a configuration error).
+    A failed check prints the table to stderr and raises one error naming every failed
+    check with its hint (exit code 3, or 2 for a configuration error).
     """
     from hera_utils.argo import argo_server
     from hera_utils.checks import run_checks
     from hera_utils.cluster import k8s_cluster
 
     report = run_checks(args)
-    failed = [result for result in report.checks if result.ok is False]
-    if failed:
+    error = failed_checks_error(report)
+    if error is not None:
         print(report.render(), file=sys.stderr)
-        first = failed[0]
-        error_type = ConfigurationError if first.configuration_error else AccessError
-        raise error_type(f"check {first.name} failed: {first.detail}", hint=first.hint)
+        raise error
     cluster = k8s_cluster(args) if report.check("cluster").ok else None
     return cluster, argo_server(cluster, args)
 
@@ -52,22 +63,31 @@ def submit(
 
     Returns 0, or raises `WorkflowFailedError` when a followed workflow does not succeed.
     """
+    refuse_invalid_workflow(workflow.to_dict(), WORKFLOW_SOURCE)
     rendered = workflow.to_yaml()
     warn(size_warning(rendered))
     service = argo.workflows_service()
-    submitted = submit_recorded(
-        service,
-        workflow,
-        argo.namespace,
-        timeout=argo.timeout,
-        runs_dir=runs_dir(args, project_dir),
-        rendered_yaml=rendered,
-        inputs=inputs,
-        project_dir=project_dir,
-        record={"namespace": argo.namespace, "argo_server": argo.url},
-        ui_url=argo.ui_url,
-        say=lambda message: print(f"note: {message}", flush=True),
-    )
+    try:
+        submitted = submit_recorded(
+            service,
+            workflow,
+            argo.namespace,
+            timeout=argo.timeout,
+            runs_dir=runs_dir(args, project_dir),
+            rendered_yaml=rendered,
+            inputs=inputs,
+            project_dir=project_dir,
+            record={"namespace": argo.namespace, "argo_server": argo.url},
+            ui_url=argo.ui_url,
+            say=lambda message: print(f"note: {message}", flush=True),
+        )
+    except ServerError as error:
+        if error.status not in REJECTED_STATUSES:
+            raise
+        raise ConfigurationError(
+            f"the Argo Server rejected the workflow: {rejection_reason(error)}",
+            hint=f"fix it in {WORKFLOW_SOURCE} (python main.py render shows what is sent)",
+        ) from None
     name, provenance = submitted.name, submitted.provenance
     ui_url = argo.ui_url(name)
     verb = "found workflow" if submitted.resumed else "submitted workflow"

@@ -5,6 +5,7 @@ Each answer set is generated once per session and shared (see template_helpers).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,14 @@ from template_helpers import ANSWER_SETS, generate, snapshot_template
 @pytest.fixture(scope="session")
 def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return snapshot_template(tmp_path_factory.mktemp("template") / "repo")
+
+
+@pytest.fixture(scope="session")
+def template_dir(tmp_path_factory: pytest.TempPathFactory, template_repo: Path) -> Path:
+    """The same template outside git: copier reads it in place instead of cloning it."""
+    destination = tmp_path_factory.mktemp("template-dir") / "template"
+    shutil.copytree(template_repo, destination, ignore=shutil.ignore_patterns(".git"))
+    return destination
 
 
 @pytest.fixture(scope="session")

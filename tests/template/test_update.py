@@ -62,9 +62,9 @@ def user_project(versions: Path, tmp_path: Path) -> Path:
     return project
 
 
-def update(project: Path, vcs_ref: str, conflict: str = "inline") -> None:
+def update(project: Path, vcs_ref: str, conflict: str = "inline", quiet: bool = True) -> None:
     copier.run_update(
-        str(project), vcs_ref=vcs_ref, defaults=True, overwrite=True, quiet=True,
+        str(project), vcs_ref=vcs_ref, defaults=True, overwrite=True, quiet=quiet,
         conflict=conflict,
     )
 
@@ -90,7 +90,9 @@ def test_the_updated_project_still_renders(user_project: Path) -> None:
     assert result.stdout.count("template: compute") == 4 * 3  # the user's 4 vintages
 
 
-def test_a_genuine_conflict_is_shown_not_resolved(versions: Path, user_project: Path) -> None:
+def test_a_genuine_conflict_is_shown_not_resolved_and_main_refuses_to_run(
+    versions: Path, user_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     edit(
         versions / "template" / "inputs.py.jinja",
         TEMPLATE_VINTAGES,
@@ -98,11 +100,20 @@ def test_a_genuine_conflict_is_shown_not_resolved(versions: Path, user_project: 
     )
     commit_all(versions, "v3: a new vintage")
     git(versions, "tag", "v3.0.0")
-    update(user_project, "v3.0.0")
+    update(user_project, "v3.0.0", quiet=False)
+    said = capsys.readouterr().err
+    assert "to the template's v3.0.0" in said
+    assert "grep -rn '^<<<<<<< '" in said and "main.py refuses to run" in said
     inputs = (user_project / "inputs.py").read_text()
     assert "<<<<<<<" in inputs and ">>>>>>>" in inputs
     assert USER_VINTAGES in inputs
     assert "(2012, 2015, 2021)" in inputs
+    marker_line = inputs.splitlines().index(
+        next(line for line in inputs.splitlines() if line.startswith("<<<<<<<"))) + 1
+    result = run_main(user_project, "local")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: inputs.py:{marker_line} still holds a conflict")
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_a_conflict_can_be_left_in_a_rej_file(versions: Path, user_project: Path) -> None:
@@ -118,3 +129,14 @@ def test_a_conflict_can_be_left_in_a_rej_file(versions: Path, user_project: Path
     # that does not apply is kept beside the file for them to resolve.
     assert "(2012, 2015, 2021)" in (user_project / "inputs.py").read_text()
     assert USER_VINTAGES in (user_project / "inputs.py.rej").read_text()
+
+
+def test_what_main_py_writes_leaves_the_repository_clean_for_the_next_update(
+    user_project: Path,
+) -> None:
+    assert run_main(user_project, "render").returncode == 0
+    assert (user_project / "runs" / "workflow.yaml").is_file()
+    assert run_main(user_project, "local").returncode == 0
+    assert git(user_project, "status", "--porcelain", "--untracked-files=all") == ""
+    update(user_project, "v2.0.0")  # copier refuses a dirty repository
+    assert V2_MESSAGE in (user_project / "workflow.py").read_text()

@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= build/demo-experiment
+# Every package a generated experiment installs (and builds with), fetched once from the
+# package index, so that the journey test installs a fresh environment offline.
+WHEELHOUSE := build/wheelhouse
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean wheelhouse
 
 ## lint: ruff on the whole repository
 lint: $(BIN)/hera-utils
@@ -20,8 +23,18 @@ $(BIN)/hera-utils: pyproject.toml
 demo: $(BIN)/hera-utils
 	$(BIN)/python -m hera_utils.demo --dest $(DEMO_DIR)
 
-## test: lint and run the whole test suite
-test: $(BIN)/hera-utils
+## wheelhouse: the packages of a generated experiment, for the offline journey test
+wheelhouse: $(WHEELHOUSE)/.filled
+
+$(WHEELHOUSE)/.filled: pyproject.toml | $(BIN)/hera-utils
+	$(BIN)/python -m pip wheel --quiet --wheel-dir $(WHEELHOUSE) '.[test]' \
+		'hatchling>=1.21' 'setuptools>=64' 'pip' 'wheel'
+	# hera_utils itself must come from where the template was copied, never from here.
+	rm -f $(WHEELHOUSE)/hera_utils-*.whl
+	@touch $@
+
+## test: lint and run the whole test suite (the journey test included)
+test: $(BIN)/hera-utils $(WHEELHOUSE)/.filled
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

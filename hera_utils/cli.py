@@ -122,7 +122,19 @@ def _version(out: TextIO) -> int:
         except metadata.PackageNotFoundError:
             print(f"{distribution} (not installed)", file=out)
     print(f"python {sys.version.split()[0]}", file=out)
+    _print_template_version(out)
     return 0
+
+
+def _print_template_version(out: TextIO) -> None:
+    """Inside a generated experiment, the template commit it was copied or updated from."""
+    from pathlib import Path
+
+    from .submission import ANSWERS_FILE, template_version
+
+    if (Path.cwd() / ANSWERS_FILE).is_file():
+        template = template_version(Path.cwd())
+        print(f"template {template['commit']} from {template['src_path']}", file=out)
 
 
 def _warn_unknown_keys(args: Any, err: TextIO) -> None:

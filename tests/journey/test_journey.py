@@ -40,7 +40,8 @@ def sh(cwd: Path, *command: str, env: dict[str, str] | None = None) -> str:
         list(command), cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
     )
     output = completed.stdout + completed.stderr
-    assert completed.returncode == 0, f"{' '.join(command)} exited {completed.returncode}:\n{output}"
+    shown = " ".join(command)
+    assert completed.returncode == 0, f"{shown} exited {completed.returncode}:\n{output}"
     return output
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 from hera.workflows import models as m
-from template_helpers import ANSWER_SETS, run, run_main
+from template_helpers import ANSWER_SETS, REPOSITORY, run, run_main
 
+JOURNEY_RUNS = (REPOSITORY / "build" / "wheelhouse" / ".filled").is_file()
 CONTRACT_FILES = [
     "environment.py", "inputs.py", "layout.py", "workflow.py", "main.py", "hera.config.tmpl",
     "argo.bash.tmpl", "README.md", "pyproject.toml", "tests", ".gitignore",
@@ -39,6 +40,8 @@ def test_it_has_the_contract_files(project: Path) -> None:
 
 
 def test_its_own_tests_pass(project: Path) -> None:
+    if project.name == "defaults" and JOURNEY_RUNS:
+        pytest.skip("the journey test runs the default project's tests in its own environment")
     result = run(project, "-m", "pytest", "-q", "-p", "no:cacheprovider")
     assert result.returncode == 0, result.stdout + result.stderr
     assert " passed" in result.stdout

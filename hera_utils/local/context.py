@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,6 +37,8 @@ class RunOptions:
     stub_containers: bool = False
     runtime: ContainerRuntime | None = None
     runtime_problem: str = ""
+    # Marks this run's task processes (see `reaper`): unique even for runs of one name.
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
 
 
 class NodeError(Exception):

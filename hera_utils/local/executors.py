@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .reaper import TASK_MARKER, stop_escaped
+
 __all__ = [
     "RESULT_LIMIT",
     "ContainerRuntime",
@@ -106,7 +108,8 @@ async def run_process(argv: list[str], *, env: dict[str, str], cwd: str, log_pat
         if live is not None:
             live.append(process)
         tail = _Tail(RESULT_LIMIT)
-        finished = loop.run_in_executor(workers, _drain_and_wait, process, log, tail)
+        finished = loop.run_in_executor(workers, _drain_and_wait, process, log, tail,
+                                        env.get(TASK_MARKER, ""))
         timed_out = False
         try:
             try:
@@ -124,8 +127,13 @@ async def run_process(argv: list[str], *, env: dict[str, str], cwd: str, log_pat
                               timed_out=timed_out)
 
 
-def _drain_and_wait(process: subprocess.Popen[bytes], log: Any, tail: _Tail) -> None:
-    """Copy stdout to the log and the tail until it closes, then reap the process."""
+def _drain_and_wait(process: subprocess.Popen[bytes], log: Any, tail: _Tail,
+                    marker: str) -> None:
+    """Copy stdout to the log and the tail until it closes, then reap the process.
+
+    What the process left running is stopped with it: its process group, and the
+    descendants that left the group (`marker` names them, see `reaper`).
+    """
     assert process.stdout is not None
     descriptor = process.stdout.fileno()
     exited_at: float | None = None
@@ -150,6 +158,7 @@ def _drain_and_wait(process: subprocess.Popen[bytes], log: Any, tail: _Tail) -> 
         process.stdout.close()
         process.wait()
         _signal_group(process, signal.SIGKILL)
+        stop_escaped(marker)
 
 
 def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:

@@ -19,7 +19,9 @@ from typing import Any
 
 from . import executors
 from .context import NodeError, RunOptions
+from .limits import MAX_PARAMETER_BYTES, read_bounded
 from .nodes import Node
+from .reaper import TASK_MARKER
 from .values import format_value
 
 __all__ = ["Launch", "Launcher"]
@@ -47,14 +49,19 @@ class Launch:
             self._before[local_path] = _stat(local_path)
 
     def read_output(self, local_path: str) -> str | None:
-        """The output file's text, or None if the attempt did not write it."""
+        """The output file's text, or None if the attempt did not write it.
+
+        Raises `LimitError` when the file is larger than a parameter may be.
+        """
         now = _stat(local_path)
         if now is None or (now == self._before.get(local_path)):
             return None
         try:
-            return Path(local_path).read_text(encoding="utf-8", errors="replace")
+            # Bounded: a parameter is a short value (Argo's limit); a larger file Errors.
+            data = read_bounded(local_path, MAX_PARAMETER_BYTES)
         except OSError:
             return None
+        return data.decode("utf-8", errors="replace")
 
 
 class Launcher:
@@ -65,6 +72,7 @@ class Launcher:
         self.options = options
         self._scripts: set[Path] = set()
         self._containers = 0
+        self._launches = 0
 
     def prepare(self, node: Node, body: dict[str, Any], kind: str, log_base: str) -> Launch:
         """The launch of a pod template's attempt; `NodeError` if it cannot start."""
@@ -83,6 +91,7 @@ class Launcher:
         self._map_outputs(launch, body, kind, log_base, remap)
         if self.options.volume_dir is not None:
             env_vars["HERA_UTILS_VOLUME_DIR"] = str(self.options.volume_dir)
+        self._launches += 1
         if kind == "script":
             launch.env = self._script_environment(env_vars)
             launch.argv = self._script_command(spec, _file_name(node.template_name or "script"))
@@ -92,6 +101,7 @@ class Launcher:
             for name, (path, local_path) in launch.output_paths.items():
                 Path(local_path).parent.mkdir(parents=True, exist_ok=True)
                 launch.copies.append((path, local_path, name))
+        launch.env[TASK_MARKER] = f"{self.options.run_id}:{self._launches}"
         return launch
 
     def _map_outputs(self, launch: Launch, body: dict[str, Any], kind: str, log_base: str,

@@ -16,6 +16,9 @@ from typing import Any
 
 from hera_utils.errors import ConfigurationError
 
+from .limits import MAX_WORKFLOW_FILE_BYTES, LimitError, expanded_size, read_bounded
+from .shape import shape_problems
+
 __all__ = ["LoadedWorkflow", "load_workflow"]
 
 _RUNNABLE_KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate")
@@ -51,6 +54,7 @@ def load_workflow(source: Any,
             hint="render the workflow first, e.g. `python main.py render -o workflow.yaml`",
         )
     manifest = workflows[0] if workflows else runnable[0]
+    _check_shapes(runnable, origin)
     library = {}
     for doc in runnable:
         if doc is manifest or doc.get("kind") == "Workflow":
@@ -61,8 +65,17 @@ def load_workflow(source: Any,
     return LoadedWorkflow(manifest=manifest, library=library, origin=origin)
 
 
+def _check_shapes(documents: list[dict[str, Any]], origin: str) -> None:
+    problems = [problem for doc in documents for problem in shape_problems(doc)]
+    if problems:
+        raise ConfigurationError(
+            f"{origin} is not shaped like an Argo workflow: " + "; ".join(problems[:5]),
+            hint="compare it with the Argo field reference, or render it with Hera")
+
+
 def _documents(source: Any) -> tuple[list[Any], str]:
     if isinstance(source, dict):
+        _check_size(source, "the workflow")
         return [_plain(source)], "the workflow"
     if isinstance(source, (str, os.PathLike)):
         return _read_file(Path(source)), str(source)
@@ -92,22 +105,56 @@ def _plain(data: Any) -> Any:
     return json.loads(json.dumps(data, default=str))
 
 
-def _read_file(path: Path) -> list[Any]:
+def _check_size(document: Any, origin: str) -> None:
     try:
-        text = path.read_text(encoding="utf-8")
+        expanded_size(document)
+    except LimitError as error:
+        raise ConfigurationError(f"{origin} {error}",
+                                 hint="write the values out instead of repeating aliases"
+                                 ) from error
+
+
+def _read_file(path: Path) -> list[Any]:
+    text = _read_text(path)
+    try:
+        if path.suffix == ".json":
+            data = json.loads(text)
+            documents = data if isinstance(data, list) else [data]
+        else:
+            documents = _yaml_documents(text, path)
+    except RecursionError as error:  # nesting deeper than the parser's stack
+        raise ConfigurationError(f"{path} nests its values too deeply to be a workflow"
+                                 ) from error
+    except ValueError as error:
+        raise ConfigurationError(f"{path} is not valid JSON: {error}") from error
+    for document in documents:
+        _check_size(document, str(path))
+    return documents
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = read_bounded(path, MAX_WORKFLOW_FILE_BYTES)
     except FileNotFoundError:
         raise ConfigurationError(f"workflow file {path} does not exist") from None
+    except LimitError as error:
+        raise ConfigurationError(f"workflow file {error}: no workflow is that large",
+                                 hint="give the rendered workflow file") from error
     except OSError as error:
-        raise ConfigurationError(f"cannot read workflow file {path}: {error.strerror}") from None
-    if path.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except ValueError as error:
-            raise ConfigurationError(f"{path} is not valid JSON: {error}") from None
-        return data if isinstance(data, list) else [data]
+        raise ConfigurationError(f"cannot read workflow file {path}: {error.strerror}"
+                                 ) from error
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigurationError(
+            f"workflow file {path} is not UTF-8 text (byte {error.start} is not)",
+            hint="save it as UTF-8") from error
+
+
+def _yaml_documents(text: str, path: Path) -> list[Any]:
     import yaml  # only YAML input needs it
 
     try:
         return [doc for doc in yaml.safe_load_all(text) if doc is not None]
     except yaml.YAMLError as error:
-        raise ConfigurationError(f"{path} is not valid YAML: {error}") from None
+        raise ConfigurationError(f"{path} is not valid YAML: {error}") from error

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .limits import MAX_LOOP_ITEMS
 from .values import format_value, json_text
 
 __all__ = ["Item", "LoopError", "expand_loop", "has_loop"]
@@ -48,7 +49,14 @@ def expand_loop(task: dict[str, Any]) -> list[Item]:
         values = _parse_param(task["withParam"])
     else:
         values = _sequence(task["withSequence"] or {})
+    _check_count(len(values))
     return [_item(index, value) for index, value in enumerate(values)]
+
+
+def _check_count(count: int) -> None:
+    if count > MAX_LOOP_ITEMS:
+        raise LoopError(f"the loop has {count:,} items, more than the {MAX_LOOP_ITEMS:,} a "
+                        "local run takes; split the sweep, or run it on the cluster")
 
 
 def _parse_param(text: Any) -> list[Any]:
@@ -89,6 +97,7 @@ def _sequence(sequence: dict[str, Any]) -> list[str]:
     else:
         raise LoopError("withSequence needs end or count")
     step = 1 if start <= end else -1
+    _check_count(abs(end - start) + 1)  # before any item is made
     return [_format_number(sequence.get("format") or "%d", n)
             for n in range(start, end + step, step)]
 

@@ -30,6 +30,7 @@ from hera_utils.errors import ConfigurationError
 from . import executors
 from .context import DEADLINE_MESSAGE, NodeError, RunOptions
 from .dag import run_dag
+from .limits import MAX_NODES, MAX_STACK_DEPTH
 from .model import POD_KINDS, TemplateScope, WorkflowModel, template_kind
 from .nodes import (
     ERROR,
@@ -44,6 +45,7 @@ from .nodes import (
 from .parameters import ParameterProblem, resolve_parameters
 from .pods import PodRunner, run_suspend
 from .progress import Progress
+from .reaper import become_subreaper, stop_escaped
 from .retries import execute_with_retries
 from .scope import (
     global_variables,
@@ -97,6 +99,8 @@ class WorkflowOperator:
         loop = self._loop = asyncio.get_running_loop()
         self.options.run_dir.mkdir(parents=True, exist_ok=True)
         ticker = asyncio.ensure_future(self._tick())
+        subreaper = contextlib.ExitStack()
+        subreaper.enter_context(become_subreaper())
         try:
             main = asyncio.ensure_future(self._run_root(self.name, self.model.entrypoint))
             self._stopping_task = main
@@ -118,6 +122,8 @@ class WorkflowOperator:
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
             self.workers.shutdown(wait=False)
+            stop_escaped(self.options.run_id + ":")
+            subreaper.close()
 
     def interrupt_threadsafe(self, reason: str) -> None:
         """`interrupt` from another thread than the run's (its loop does the work)."""
@@ -214,6 +220,9 @@ class WorkflowOperator:
                       scope: TemplateScope, arguments: dict[str, str],
                       boundary: Node | None) -> Node:
         """Run the template `holder` refers to as node `name` (Argo's executeTemplate)."""
+        beyond = self._beyond_limits(boundary)
+        if beyond:
+            return self.error_node(name, display, None, boundary, beyond)
         try:
             template, template_scope = self.model.resolve(holder, scope)
         except ConfigurationError as error:
@@ -267,6 +276,20 @@ class WorkflowOperator:
         else:
             await self._pods.run(node, body, kind, log_base or self.log_base(name))
         return node
+
+    def _beyond_limits(self, boundary: Node | None) -> str:
+        """Why no further node may start here ('' if it may): the run's bounds."""
+        if len(self.nodes) >= MAX_NODES:
+            return (f"the run has reached {MAX_NODES:,} nodes, the most a local run takes; "
+                    "split the workflow, or run it on the cluster")
+        depth, enclosing = 0, boundary
+        while enclosing is not None and depth < MAX_STACK_DEPTH:
+            depth, enclosing = depth + 1, enclosing.boundary
+        if depth >= MAX_STACK_DEPTH:
+            # Argo's controller stops a template stack this deep with the same words.
+            return (f"Maximum recursion depth exceeded: templates nest more than "
+                    f"{MAX_STACK_DEPTH} deep (does a template call itself without end?)")
+        return ""
 
     def group_succeeded(self, node: Node, body: Mapping[str, Any],
                         variables: Mapping[str, str]) -> None:

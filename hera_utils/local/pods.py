@@ -17,6 +17,7 @@ from typing import Any
 from . import executors
 from .context import DEADLINE_MESSAGE, NodeError, Operator
 from .launch import Launch, Launcher
+from .limits import MAX_PARAMETER_BYTES, LimitError
 from .nodes import ERROR, FAILED, RUNNING, SUCCEEDED, Node
 from .scope import published_globals
 from .values import duration_seconds, format_value, min_positive_seconds
@@ -145,7 +146,13 @@ def _collect_outputs(node: Node, outputs: list[dict[str, Any]], launch: Launch) 
                 node.parameters[name] = format_value(parameter["value"])
             continue
         path, local_path = launch.output_paths[name]
-        text = launch.read_output(local_path)
+        try:
+            text = launch.read_output(local_path)
+        except LimitError:
+            problems.append(f"output parameter {name}: {path} is larger than the "
+                            f"{MAX_PARAMETER_BYTES // 1024} KiB a parameter may hold; pass "
+                            "it as a file on the volume (or an artifact) instead")
+            continue
         if text is None:
             if "default" in source:
                 text = format_value(source["default"])

@@ -20,6 +20,7 @@ from .loader import load_workflow
 from .model import WorkflowModel
 from .nodes import SUCCEEDED, utc_now
 from .progress import PROGRESS_MODES, make_progress, shown_path
+from .run_dirs import claim_run_dir
 from .summary import LocalRunResult, task_entries, write_summary
 
 if TYPE_CHECKING:
@@ -69,23 +70,32 @@ def run_locally(
     workers = _parallelism(parallelism)
     model = WorkflowModel(load_workflow(workflow, list(templates)), parameters)
     validate_workflow(model)
-    name = model.generate_name()
-    if not name or "/" in name or name in (".", ".."):
-        raise ConfigurationError(f"the workflow name {name!r} cannot name a run directory")
+    name = _run_name(model)
     own_limit = _positive(model.spec.get("parallelism"))
     if own_limit:
         workers = min(workers, own_limit)
-    options = _run_options(model, Path(runs_dir).resolve() / name, workers, work_dir=work_dir,
-                           volume_dir=volume_dir, stub_containers=stub_containers,
-                           container_runtime=container_runtime)
-    reporter = make_progress(progress)
-    operator = WorkflowOperator(model, name, options, reporter)
+    run_dir, claim = claim_run_dir(Path(runs_dir).resolve(), name)
+    try:
+        options = _run_options(model, run_dir, workers, work_dir=work_dir,
+                               volume_dir=volume_dir, stub_containers=stub_containers,
+                               container_runtime=container_runtime)
+        return _run(WorkflowOperator(model, name, options, make_progress(progress)))
+    finally:
+        claim.close()
+
+
+def _run(operator: WorkflowOperator) -> LocalRunResult:
+    """Announce the run, drive it to its end and record it."""
+    reporter, options, name = operator.progress, operator.options, operator.name
     reporter.begin(name, shown_path(options.run_dir))
-    for notice in model.notices:
+    if options.run_dir.name != name:
+        busy = shown_path(options.run_dir.parent / name)
+        reporter.notice(f"another local run of {name} is using {busy}; this one writes "
+                        f"to {shown_path(options.run_dir)}")
+    for notice in operator.model.notices:
         reporter.notice(notice)
     if options.runtime_problem:
         reporter.notice(f"container tasks cannot run here: {options.runtime_problem}")
-
     phase, message = _drive(operator)
     return _record(operator, phase, message)
 
@@ -131,6 +141,23 @@ def _record(operator: WorkflowOperator, phase: str, message: str) -> LocalRunRes
     return LocalRunResult(name=name, phase=phase, succeeded=phase == SUCCEEDED, tasks=tasks,
                           run_dir=options.run_dir, summary_path=summary_path, message=message,
                           interrupted=operator.interrupted)
+
+
+def _run_name(model: WorkflowModel) -> str:
+    """The workflow's name, held to the Kubernetes rule Argo applies to it."""
+    import argparse
+
+    from hera_utils.validation import dns1123_subdomain
+
+    name = model.generate_name()
+    try:
+        if name and dns1123_subdomain(name) == name:
+            return name
+    except argparse.ArgumentTypeError as error:
+        raise ConfigurationError(f"the workflow name: {error}", setting="metadata.name",
+                                 hint="name it like a Kubernetes object") from error
+    raise ConfigurationError(f"the workflow name {name!r} cannot name a run directory",
+                             setting="metadata.name", hint="name it like a Kubernetes object")
 
 
 def _parallelism(value: int | None) -> int:
@@ -201,10 +228,11 @@ def _run_loop(operator: WorkflowOperator, *, handle_signals: bool) -> tuple[str,
     previous: dict[signal.Signals, Any] = {}
     try:
         if handle_signals:
-            # Ctrl-C (or a SIGTERM) stops the tasks cleanly instead of raising in the
+            # Ctrl-C (or a SIGTERM or SIGHUP) stops the tasks cleanly instead of raising in the
             # middle of the loop; the summary is still written.
             for signum, reason in ((signal.SIGINT, "interrupted (SIGINT, Ctrl-C)"),
-                                   (signal.SIGTERM, "terminated (SIGTERM)")):
+                                   (signal.SIGTERM, "terminated (SIGTERM)"),
+                                   (signal.SIGHUP, "hung up (SIGHUP: the terminal closed)")):
                 previous[signum] = signal.getsignal(signum)
                 loop.add_signal_handler(signum, operator.interrupt, reason)
         return loop.run_until_complete(operator.run())

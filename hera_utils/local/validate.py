@@ -16,6 +16,7 @@ from typing import Any
 from hera_utils.errors import ConfigurationError
 
 from .model import OTHER_KINDS, POD_KINDS, TemplateScope, WorkflowModel, template_kind
+from .names import name_problems, shown_name
 from .templating import expression_tags, tags_in
 
 __all__ = ["uses_kind", "validate_workflow"]
@@ -105,8 +106,8 @@ class _Validator:
     def _check_template(self, template: dict[str, Any], problems: list[str]
                         ) -> list[tuple[Mapping[str, Any], str]]:
         """Append the problems of one template; return the templates it refers to."""
-        name = template.get("name", "<inline>")
-        where = f"template '{name}'"
+        where = f"template {shown_name(template.get('name', '<inline>'))}"
+        problems.extend(name_problems(template, where))
         kind = template_kind(template)
         if kind is None:
             problems.append(f"{where} has no body (script, container, dag, steps or suspend)")

@@ -1,0 +1,98 @@
+"""Stopping what a task leaves behind, even when it escapes its process group.
+
+A task runs in a process group of its own, which the runner stops when the task ends. A
+process that calls `setsid` or forks twice leaves that group; in a pod it would die with
+the container. To do the same here, the runner becomes a "child subreaper" for the length
+of a run (Linux's `PR_SET_CHILD_SUBREAPER`): an orphaned descendant of a task is then
+re-parented to the runner instead of to init, and is recognised by the marker that every
+task process carries in its environment (`HERA_UTILS_LOCAL_TASK`, inherited by whatever it
+starts). Elsewhere than on Linux, only the process group is stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+__all__ = ["TASK_MARKER", "become_subreaper", "stop_escaped"]
+
+TASK_MARKER = "HERA_UTILS_LOCAL_TASK"
+
+_PR_SET_CHILD_SUBREAPER = 36
+_PR_GET_CHILD_SUBREAPER = 37
+
+
+@contextlib.contextmanager
+def become_subreaper() -> Iterator[bool]:
+    """Make this process the subreaper of its descendants for the block; yields success."""
+    prctl = _prctl()
+    if prctl is None:
+        yield False
+        return
+    previous = ctypes.c_int(0)
+    prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(previous), 0, 0, 0)
+    enabled = prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    try:
+        yield enabled
+    finally:
+        if enabled and not previous.value:
+            prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+def stop_escaped(marker_prefix: str) -> int:
+    """SIGKILL and reap the children of this process whose task marker starts so.
+
+    Only processes re-parented here (see `become_subreaper`) and carrying the marker are
+    touched; returns how many were stopped.
+    """
+    if not marker_prefix or not sys.platform.startswith("linux"):
+        return 0
+    needle = f"{TASK_MARKER}={marker_prefix}".encode()
+    stopped = 0
+    for pid in _children():
+        if not _carries(pid, needle):
+            continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+            stopped += 1
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, 0)
+    return stopped
+
+
+def _prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return prctl
+
+
+def _children() -> set[int]:
+    """The pids of this process's children (of every one of its threads)."""
+    pids: set[int] = set()
+    tasks = Path("/proc/self/task")
+    try:
+        threads = list(tasks.iterdir())
+    except OSError:
+        return pids
+    for thread in threads:
+        with contextlib.suppress(OSError, ValueError):
+            pids.update(int(word) for word in (thread / "children").read_text().split())
+    return pids
+
+
+def _carries(pid: int, needle: bytes) -> bool:
+    try:
+        environment = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    # Variables are NUL-separated; the marker's value must start with the prefix.
+    return any(entry.startswith(needle) for entry in environment.split(b"\0"))

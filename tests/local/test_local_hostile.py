@@ -21,7 +21,7 @@ from hera_utils.errors import ConfigurationError
 from hera_utils.local import limits
 
 PEAK_RSS = """
-import resource, sys
+import sys
 from hera_utils.errors import ConfigurationError
 from hera_utils.local import run_locally
 try:
@@ -29,7 +29,9 @@ try:
     print("RESULT", result.phase, result.message)
 except ConfigurationError as error:
     print("REFUSED", error)
-print("PEAK_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+# VmHWM is this program's own peak (ru_maxrss would count the forking parent's too).
+status = open("/proc/self/status").read()
+print("PEAK_MB", int(status.split("VmHWM:")[1].split()[0]) // 1024)
 """
 
 

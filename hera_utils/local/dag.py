@@ -9,6 +9,7 @@ from its target tasks (`assessDAGPhase`).
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ from .dag_plan import DagPlan
 from .depends import ExpressionError, TaskResults
 from .model import TemplateScope
 from .nodes import ERROR, FAILED, FAILED_OR_ERROR, OMITTED, SKIPPED, SUCCEEDED, Node, NodeType
-from .scope import task_variables
+from .scope import TaskVariables
 from .templating import substitute
 from .values import truthy
 
@@ -29,7 +30,12 @@ __all__ = ["run_dag"]
 
 @dataclass
 class _DagRun:
-    """The bookkeeping of one DAG node while its tasks run."""
+    """The bookkeeping of one DAG node while its tasks run, driven by completions.
+
+    Each task keeps a count of its unmet dependencies; a completion decrements the counts
+    of its dependents, and a task whose count reaches zero is ready. So the work done per
+    completion is proportional to the task's edges, whatever the size of the DAG.
+    """
 
     node: Node
     plan: DagPlan
@@ -37,11 +43,13 @@ class _DagRun:
     scope: TemplateScope
     limit: asyncio.Semaphore | None
     fail_fast: bool
+    unmet: dict[str, int] = field(default_factory=dict)
+    ready: deque[str] = field(default_factory=deque)
     finished: dict[str, Node] = field(default_factory=dict)
+    variables: TaskVariables = field(default_factory=TaskVariables)
     running: dict[asyncio.Future[Node], str] = field(default_factory=dict)
-    waiting: list[str] = field(default_factory=list)
+    completed: asyncio.Queue[asyncio.Future[Node]] = field(default_factory=asyncio.Queue)
     failed_fast: Node | None = None
-    not_started: list[str] = field(default_factory=list)
 
 
 async def run_dag(op: Operator, node: Node, original: Mapping[str, Any],
@@ -51,17 +59,16 @@ async def run_dag(op: Operator, node: Node, original: Mapping[str, Any],
     run = _DagRun(node=node, plan=plan,
                   tasks={task["name"]: task for task in body["dag"].get("tasks") or []},
                   scope=scope, limit=semaphore_of(body.get("parallelism")),
-                  fail_fast=truthy(body["dag"].get("failFast", True)),
-                  waiting=list(plan.tasks))
+                  fail_fast=truthy(body["dag"].get("failFast", True)))
+    run.unmet = {name: len(plan.dependencies(name)) for name in plan.tasks}
+    run.ready.extend(name for name, count in run.unmet.items() if count == 0)
     node.start()
     try:
-        while True:
+        _start_ready(op, run)
+        while run.running:
+            future = await run.completed.get()
+            _task_done(run, run.running.pop(future), future.result())
             _start_ready(op, run)
-            if not run.running:
-                break
-            done, _ = await asyncio.wait(run.running, return_when=asyncio.FIRST_COMPLETED)
-            for future in done:
-                _task_done(run, run.running.pop(future), future.result())
     except asyncio.CancelledError:
         await cancel_all(run.running)
         op.stopped(node)
@@ -70,28 +77,25 @@ async def run_dag(op: Operator, node: Node, original: Mapping[str, Any],
 
 
 def _start_ready(op: Operator, run: _DagRun) -> None:
-    """Start (or omit) every waiting task whose dependencies are done."""
-    progressed = True
-    while progressed:
-        progressed = False
-        for task_name in list(run.waiting):
-            if not all(dep in run.finished for dep in run.plan.dependencies(task_name)):
-                continue
-            run.waiting.remove(task_name)
-            progressed = True
-            early = _depends_outcome(op, run, task_name)
-            if early is not None:  # Omitted (or a bad depends): nothing to start
-                run.finished[task_name] = early
-                continue
-            if run.failed_fast is not None:
-                run.not_started.append(task_name)
-                continue
+    """Start (or omit) every task whose dependencies are done."""
+    while run.ready:
+        task_name = run.ready.popleft()
+        early = _depends_outcome(op, run, task_name)
+        if early is not None:  # Omitted (or a bad depends): nothing to start
+            _task_done(run, task_name, early)
+        elif run.failed_fast is None:
             future = asyncio.ensure_future(_run_task(op, run, task_name))
             run.running[future] = task_name
+            future.add_done_callback(run.completed.put_nowait)
 
 
 def _task_done(run: _DagRun, task_name: str, task_node: Node) -> None:
     run.finished[task_name] = task_node
+    run.variables.add(task_name, task_node)
+    for dependent in run.plan.dependents(task_name):
+        run.unmet[dependent] -= 1
+        if run.unmet[dependent] == 0:
+            run.ready.append(dependent)
     if (run.fail_fast and run.failed_fast is None and task_node.failed_or_error
             and not continues_on(run.tasks[task_name], task_node.phase)
             and not run.plan.failure_handled(task_name)):
@@ -100,21 +104,22 @@ def _task_done(run: _DagRun, task_name: str, task_node: Node) -> None:
 
 def _finish_dag(op: Operator, run: _DagRun, body: dict[str, Any]) -> None:
     node = run.node
-    run.not_started.extend(run.waiting)
-    if run.failed_fast is not None and run.not_started:
+    not_started = len(run.plan.tasks) - len(run.finished)
+    if run.failed_fast is not None and not_started:
         # failFast (the default): once a task fails and no other task handles that
         # failure, the DAG starts nothing new, lets running tasks end, and fails
         # (docs/fields.md, DAGTemplate.failFast; argo-workflows issue 1442).
-        culprit, count = run.failed_fast, len(run.not_started)
+        culprit = run.failed_fast
         node.finish(culprit.phase, f"child '{culprit.display_name}' {culprit.phase.lower()}"
-                                   f" and failFast is set; {count} task(s) not started")
-        op.run_notes.append(f"failFast: {count} task(s) of '{node.display_name}' not started")
+                                   f" and failFast is set; {not_started} task(s) not started")
+        op.run_notes.append(
+            f"failFast: {not_started} task(s) of '{node.display_name}' not started")
         return
     phase, target = _assess_dag(run.plan, run.tasks, run.finished)
     if phase != SUCCEEDED:
         node.finish(phase, f"child '{target}' {phase.lower()}")
         return
-    op.group_succeeded(node, body, task_variables(run.finished))
+    op.group_succeeded(node, body, run.variables.seen_by(lambda _: True))
 
 
 def _depends_outcome(op: Operator, run: _DagRun, task_name: str) -> Node | None:
@@ -137,8 +142,8 @@ def _depends_outcome(op: Operator, run: _DagRun, task_name: str) -> Node | None:
 
 async def _run_task(op: Operator, run: _DagRun, task_name: str) -> Node:
     # Like Argo, a task sees the outputs of its ancestors only.
-    ancestors = {name: run.finished[name] for name in run.plan.ancestors(task_name)}
-    call = substitute(run.tasks[task_name], op.lookup(task_variables(ancestors)))
+    visible = run.variables.seen_by(lambda name: run.plan.is_ancestor(name, task_name))
+    call = substitute(run.tasks[task_name], op.lookup(visible))
     outcome = await run_call_or_loop(op, f"{run.node.name}.{task_name}", task_name, call,
                                      run.scope, run.node, run.limit,
                                      group_type=NodeType.TASK_GROUP)
@@ -168,20 +173,22 @@ def _assess_dag(plan: DagPlan, tasks: Mapping[str, Mapping[str, Any]],
     """
     branch: dict[str, list[str]] = {}
     target_phase: dict[str, str] = {}
-    for name in plan.topological_order():
+    for name in plan.order:
         node = finished.get(name)
         if node is None:
             continue
         if node.phase == OMITTED:
-            incoming = [phase for dep in plan.dependencies(name)
-                        for phase in branch.get(dep, [SUCCEEDED])] or [SUCCEEDED]
+            # Distinct phases only, in order: a wide or deep omitted region stays small.
+            incoming = list(dict.fromkeys(phase for dep in plan.dependencies(name)
+                                          for phase in branch.get(dep, [SUCCEEDED]))) \
+                or [SUCCEEDED]
             branch[name] = incoming
             target_phase[name] = next((p for p in incoming if p in FAILED_OR_ERROR),
                                       incoming[0])
         else:
             target_phase[name] = node.phase
             if node.type == NodeType.TASK_GROUP and node.children:
-                branch[name] = [child.phase for child in node.children]
+                branch[name] = list(dict.fromkeys(child.phase for child in node.children))
             else:
                 branch[name] = [node.phase]
     for target in plan.targets:

@@ -8,7 +8,7 @@ of the runner knows only `depends`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hera_utils.errors import ConfigurationError
@@ -20,49 +20,59 @@ __all__ = ["DagPlan", "build_dag_plan"]
 
 @dataclass
 class DagPlan:
-    """The static shape of a DAG template: dependencies, depends logic and target tasks."""
+    """The static shape of a DAG template: dependencies, depends logic and target tasks.
+
+    Everything the run asks after each completion is computed once here: the dependencies
+    and dependents of each task, a topological order, and which failures are handled.
+    """
 
     tasks: dict[str, dict[str, Any]]
     depends: dict[str, DependsExpression | None]
-    targets: list[str]
+    targets: list[str] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)  # every task after its dependencies
+    _dependencies: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _dependents: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _handled: frozenset[str] = frozenset()
+    _ancestors: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._dependencies = {name: (expression.tasks if expression is not None else [])
+                              for name, expression in self.depends.items()}
+        self._dependents = {name: [] for name in self.tasks}
+        for name, dependencies in self._dependencies.items():
+            for dependency in dependencies:
+                self._dependents.setdefault(dependency, []).append(name)
+        self._handled = frozenset(
+            other for task, expression in self.depends.items() if expression is not None
+            for other in expression.tasks
+            if other != task and expression.names_failure_of(other))
 
     def dependencies(self, name: str) -> list[str]:
         """The tasks `name` waits for."""
-        expression = self.depends[name]
-        return expression.tasks if expression is not None else []
+        return self._dependencies[name]
 
-    def ancestors(self, name: str) -> set[str]:
-        """Every task `name` transitively depends on."""
-        seen: set[str] = set()
-        stack = list(self.dependencies(name))
-        while stack:
-            current = stack.pop()
-            if current not in seen:
-                seen.add(current)
-                stack.extend(self.dependencies(current))
-        return seen
+    def dependents(self, name: str) -> list[str]:
+        """The tasks that wait for `name`."""
+        return self._dependents.get(name, [])
+
+    def is_ancestor(self, ancestor: str, name: str) -> bool:
+        """Whether `name` depends on `ancestor`, directly or through other tasks."""
+        if ancestor in self._dependencies.get(name, ()):
+            return True  # the common case, answered without walking the graph
+        if name not in self._ancestors:
+            seen: set[str] = set()
+            stack = list(self._dependencies.get(name, ()))
+            while stack:
+                current = stack.pop()
+                if current not in seen:
+                    seen.add(current)
+                    stack.extend(self._dependencies[current])
+            self._ancestors[name] = frozenset(seen)
+        return ancestor in self._ancestors[name]
 
     def failure_handled(self, name: str) -> bool:
         """Whether some task's `depends` asks about `name` failing (so the failure is expected)."""
-        return any(expression is not None and expression.names_failure_of(name)
-                   for task, expression in self.depends.items() if task != name)
-
-    def topological_order(self) -> list[str]:
-        """Every task after the tasks it depends on."""
-        order: list[str] = []
-        seen: set[str] = set()
-
-        def visit(name: str) -> None:
-            if name in seen:
-                return
-            seen.add(name)
-            for dependency in self.dependencies(name):
-                visit(dependency)
-            order.append(name)
-
-        for name in self.tasks:
-            visit(name)
-        return order
+        return name in self._handled
 
 
 def build_dag_plan(template: Mapping[str, Any]) -> DagPlan:
@@ -86,8 +96,8 @@ def build_dag_plan(template: Mapping[str, Any]) -> DagPlan:
             if dependency not in tasks:
                 raise ConfigurationError(f"task '{name}' depends on unknown task "
                                          f"'{dependency}'")
-    plan = DagPlan(tasks=tasks, depends=depends, targets=[])
-    _check_acyclic(plan)
+    plan = DagPlan(tasks=tasks, depends=depends)
+    plan.order = _topological_order(plan)
     plan.targets = _targets(dag, plan)
     return plan
 
@@ -116,19 +126,28 @@ def _targets(dag: Mapping[str, Any], plan: DagPlan) -> list[str]:
     return sorted(name for name in plan.tasks if name not in depended)
 
 
-def _check_acyclic(plan: DagPlan) -> None:
-    state: dict[str, int] = {}
+def _topological_order(plan: DagPlan) -> list[str]:
+    """Kahn's algorithm (no recursion, linear in tasks and edges); a cycle is refused."""
+    unmet = {name: len(plan.dependencies(name)) for name in plan.tasks}
+    order = [name for name, count in unmet.items() if count == 0]
+    for name in order:  # the list grows while it is walked
+        for dependent in plan.dependents(name):
+            unmet[dependent] -= 1
+            if unmet[dependent] == 0:
+                order.append(dependent)
+    if len(order) < len(plan.tasks):
+        raise ConfigurationError(f"the DAG has a dependency cycle: {_a_cycle(plan, unmet)}")
+    return order
 
-    def visit(name: str, path: list[str]) -> None:
-        if state.get(name) == 2:
-            return
-        if state.get(name) == 1:
-            cycle = " -> ".join([*path[path.index(name):], name])
-            raise ConfigurationError(f"the DAG has a dependency cycle: {cycle}")
-        state[name] = 1
-        for dependency in plan.dependencies(name):
-            visit(dependency, [*path, name])
-        state[name] = 2
 
-    for name in plan.tasks:
-        visit(name, [])
+def _a_cycle(plan: DagPlan, unmet: Mapping[str, int]) -> str:
+    # Every task left with unmet dependencies waits for another such task: following
+    # them from any of these tasks must come back to one already seen.
+    current = next(name for name, count in unmet.items() if count)
+    path: list[str] = []
+    seen: dict[str, int] = {}
+    while current not in seen:
+        seen[current] = len(path)
+        path.append(current)
+        current = next(dep for dep in plan.dependencies(current) if unmet[dep])
+    return " -> ".join([*path[seen[current]:], current])

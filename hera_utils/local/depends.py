@@ -67,10 +67,11 @@ class _Not:
 @dataclass(frozen=True)
 class _BoolOp:
     op: str  # "&&" or "||"
-    left: Any
-    right: Any
+    operands: tuple[Any, ...]  # flat: `a && b && c` is one node, however long
 
 
+# Parentheses and negations nest at most this deep (real expressions nest two or three).
+MAX_NESTING = 50
 _DEPENDS_TOKEN = re.compile(
     r"\s*(?:(?P<op>&&|\|\||!|\(|\))|(?P<name>[A-Za-z0-9_][A-Za-z0-9_-]*)(?:\.(?P<result>\w+))?)"
 )
@@ -83,26 +84,21 @@ class DependsExpression:
         self.text = text
         self._tokens = self._tokenize(text)
         self._position = 0
+        self._depth = 0
         self.tree = self._or()
         if self._position != len(self._tokens):
             raise ExpressionError(
                 f"unexpected {self._tokens[self._position]!r} in depends '{text}'")
-
-    @property
-    def tasks(self) -> list[str]:
-        """The task names the expression depends on, in order of first mention."""
-        names: list[str] = []
-        for operand in self._operands(self.tree, negated=False):
-            if operand[0].task not in names:
-                names.append(operand[0].task)
-        return names
+        operands = list(self._operands(self.tree, negated=False))
+        # Parsed once: the run asks for these after every completion.
+        self.tasks: list[str] = list(dict.fromkeys(operand.task for operand, _ in operands))
+        self._failure_aware = frozenset(
+            operand.task for operand, negated in operands
+            if negated or operand.result in _FAILURE_AWARE)
 
     def names_failure_of(self, task: str) -> bool:
         """Whether the expression asks about `task` not succeeding (so its failure is handled)."""
-        return any(
-            operand.task == task and (negated or operand.result in _FAILURE_AWARE)
-            for operand, negated in self._operands(self.tree, negated=False)
-        )
+        return task in self._failure_aware
 
     def evaluate(self, results: Mapping[str, TaskResults]) -> bool:
         """The truth of the expression given the results of every task it names."""
@@ -113,8 +109,8 @@ class DependsExpression:
     @staticmethod
     def _tokenize(text: str) -> list[Any]:
         tokens: list[Any] = []
-        position = 0
-        while text[position:].strip():
+        position, end = 0, len(text.rstrip())
+        while position < end:
             match = _DEPENDS_TOKEN.match(text, position)
             if match is None or match.end() == position:
                 raise ExpressionError(
@@ -145,24 +141,27 @@ class DependsExpression:
         return self._chain("&&", self._unary)
 
     def _chain(self, op: str, operand: Callable[[], Any]) -> Any:
-        """`operand (op operand)*`, grouped from the left."""
-        left = operand()
+        """`operand (op operand)*` as one flat node (a long chain is no deeper than one)."""
+        operands = [operand()]
         while self._peek() == op:
             self._position += 1
-            left = _BoolOp(op, left, operand())
-        return left
+            operands.append(operand())
+        return operands[0] if len(operands) == 1 else _BoolOp(op, tuple(operands))
 
     def _unary(self) -> Any:
         token = self._peek()
-        if token == "!":
+        if token in ("!", "("):
             self._position += 1
-            return _Not(self._unary())
-        if token == "(":
-            self._position += 1
-            inner = self._or()
-            if self._peek() != ")":
-                raise ExpressionError(f"missing ')' in depends '{self.text}'")
-            self._position += 1
+            self._depth += 1
+            if self._depth > MAX_NESTING:
+                raise ExpressionError(f"depends '{self.text[:80]}...' nests '!' and '(' more "
+                                      f"than {MAX_NESTING} levels deep")
+            inner = _Not(self._unary()) if token == "!" else self._or()
+            self._depth -= 1
+            if token == "(":
+                if self._peek() != ")":
+                    raise ExpressionError(f"missing ')' in depends '{self.text}'")
+                self._position += 1
             return inner
         if isinstance(token, _Operand):
             self._position += 1
@@ -178,8 +177,8 @@ class DependsExpression:
         elif isinstance(node, _Not):
             yield from self._operands(node.operand, negated=not negated)
         else:
-            yield from self._operands(node.left, negated=negated)
-            yield from self._operands(node.right, negated=negated)
+            for operand in node.operands:
+                yield from self._operands(operand, negated=negated)
 
     def _evaluate(self, node: Any, results: Mapping[str, TaskResults]) -> bool:
         if isinstance(node, _Operand):
@@ -193,8 +192,8 @@ class DependsExpression:
         if isinstance(node, _Not):
             return not self._evaluate(node.operand, results)
         if node.op == "&&":
-            return self._evaluate(node.left, results) and self._evaluate(node.right, results)
-        return self._evaluate(node.left, results) or self._evaluate(node.right, results)
+            return all(self._evaluate(operand, results) for operand in node.operands)
+        return any(self._evaluate(operand, results) for operand in node.operands)
 
 
 def parse_depends(text: str) -> DependsExpression:

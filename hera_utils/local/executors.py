@@ -91,20 +91,23 @@ async def run_process(argv: list[str], *, env: dict[str, str], cwd: str, log_pat
                       live: list[subprocess.Popen[bytes]] | None = None) -> ProcessOutcome:
     """Run `argv` to its end, logging to `log_path`; kill it at `timeout` seconds.
 
-    A pooled worker thread (from `workers`) copies the process's stdout and waits for it,
-    so that starting a task costs no new thread. Cancellation (Ctrl-C, workflow deadline)
-    terminates the process group, waits for it and re-raises. `live`, if given, lists the
-    running processes (for a forced stop).
+    Pooled worker threads (from `workers`) start the process, copy its stdout and wait
+    for it, so the event loop never spends a process start's milliseconds and starting a
+    task costs no new thread. Cancellation (Ctrl-C, workflow deadline) terminates the
+    process group, waits for it and re-raises. `live`, if given, lists the running
+    processes (for a forced stop).
     """
     loop = asyncio.get_running_loop()
     with open(log_path, "ab", buffering=0) as log:
+        started = loop.run_in_executor(workers, _start, argv, env, cwd, log)
         try:
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                       stderr=log, cwd=cwd, env=env, start_new_session=True)
-        except OSError as error:
-            message = f"cannot start {argv[0]}: {error.strerror or error}"
-            log.write((message + "\n").encode())
-            return ProcessOutcome(exit_code=None, start_error=message)
+            process = await asyncio.shield(started)
+        except asyncio.CancelledError:
+            await _abandon(started)
+            raise
+        if isinstance(process, str):
+            log.write((process + "\n").encode())
+            return ProcessOutcome(exit_code=None, start_error=process)
         if live is not None:
             live.append(process)
         tail = _Tail(RESULT_LIMIT)
@@ -125,6 +128,26 @@ async def run_process(argv: list[str], *, env: dict[str, str], cwd: str, log_pat
                 live.remove(process)
         return ProcessOutcome(exit_code=_exit_code(process.returncode), stdout=tail.value(),
                               timed_out=timed_out)
+
+
+def _start(argv: list[str], env: dict[str, str], cwd: str, log: Any
+           ) -> subprocess.Popen[bytes] | str:
+    """The started process, or why it could not start (in a worker thread)."""
+    try:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=log, cwd=cwd, env=env, start_new_session=True)
+    except OSError as error:
+        return f"cannot start {argv[0]}: {error.strerror or error}"
+
+
+async def _abandon(started: asyncio.Future[subprocess.Popen[bytes] | str]) -> None:
+    """Stopped while the process was starting: let the start end, then kill what started."""
+    process = await started
+    if not isinstance(process, str):
+        _signal_group(process, signal.SIGKILL)
+        assert process.stdout is not None
+        process.stdout.close()
+        await asyncio.get_running_loop().run_in_executor(None, process.wait)
 
 
 def _drain_and_wait(process: subprocess.Popen[bytes], log: Any, tail: _Tail,

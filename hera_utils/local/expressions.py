@@ -46,9 +46,11 @@ def evaluate_when(text: str) -> bool:
     """
     if not text.strip():
         return True
-    parser = _WhenParser(_when_tokens(text), text)
-    tree = parser.parse()
-    value = tree()
+    try:
+        value = _WhenParser(_when_tokens(text), text).parse()()
+    except RecursionError:  # thousands of nested or chained terms: refuse, do not crash
+        raise ExpressionError(f"the 'when' expression '{text[:80]}...' is too deeply nested "
+                              "or too long to evaluate") from None
     if not isinstance(value, bool):
         raise ExpressionError(f"expected a boolean from '{text}', got {_show(value)}")
     return value
@@ -74,10 +76,8 @@ class _Token:
 
 def _when_tokens(text: str) -> list[_Token]:
     tokens: list[_Token] = []
-    position = 0
-    while position < len(text):
-        if text[position:].strip() == "":
-            break
+    position, end = 0, len(text.rstrip())
+    while position < end:
         match = _WHEN_TOKEN.match(text, position)
         if match is None or match.end() == position:
             raise ExpressionError(

@@ -34,9 +34,11 @@ class Launch:
     """Everything needed to start one attempt and collect its outputs."""
 
     cwd: str
+    kind: str
     argv: list[str] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
+    env_vars: dict[str, str] = field(default_factory=dict)  # the template's own `env`
     container_name: str = ""
+    marker: str = ""  # names the attempt's processes, even those that leave its group
     # parameter name -> (path as the template says, path on this machine)
     output_paths: dict[str, tuple[str, str]] = field(default_factory=dict)
     shared_paths: set[str] = field(default_factory=set)
@@ -87,21 +89,20 @@ class Launcher:
             local_dir.mkdir(parents=True, exist_ok=True)
             env_vars["hera__outputs_directory"] = str(local_dir)
             remap[hera_outputs.rstrip("/")] = str(local_dir)
-        launch = Launch(cwd=str(self.options.work_dir))
+        launch = Launch(cwd=str(self.options.work_dir), kind=kind)
         self._map_outputs(launch, body, kind, log_base, remap)
         if self.options.volume_dir is not None:
             env_vars["HERA_UTILS_VOLUME_DIR"] = str(self.options.volume_dir)
         self._launches += 1
+        launch.env_vars = env_vars
         if kind == "script":
-            launch.env = self._script_environment(env_vars)
             launch.argv = self._script_command(spec, _file_name(node.template_name or "script"))
         else:
-            launch.env = {**os.environ}
             launch.argv, launch.container_name = self._container_command(spec, env_vars)
             for name, (path, local_path) in launch.output_paths.items():
                 Path(local_path).parent.mkdir(parents=True, exist_ok=True)
                 launch.copies.append((path, local_path, name))
-        launch.env[TASK_MARKER] = f"{self.options.run_id}:{self._launches}"
+        launch.marker = f"{self.options.run_id}:{self._launches}"
         return launch
 
     def _map_outputs(self, launch: Launch, body: dict[str, Any], kind: str, log_base: str,
@@ -121,8 +122,12 @@ class Launcher:
                 # here: tasks writing it must take turns.
                 launch.shared_paths.add(os.path.normpath(local_path))
 
-    def _script_environment(self, env_vars: dict[str, str]) -> dict[str, str]:
-        env = {**os.environ, **env_vars}
+    def environment(self, launch: Launch) -> dict[str, str]:
+        """The process's environment, made when it starts: waiting tasks hold none."""
+        if launch.kind != "script":
+            # docker run: the container's own come from `-e`
+            return {**os.environ, TASK_MARKER: launch.marker}
+        env = {**os.environ, **launch.env_vars, TASK_MARKER: launch.marker}
         work_dir = str(self.options.work_dir)
         existing = env.get("PYTHONPATH")
         env["PYTHONPATH"] = work_dir + (os.pathsep + existing if existing else "")

@@ -93,7 +93,8 @@ class PodRunner:
                 self.op.progress.task_running(node)
                 state = "running"
                 outcome = await executors.run_process(
-                    launch.argv, env=launch.env, cwd=launch.cwd, log_path=log_path,
+                    launch.argv, env=self.launcher.environment(launch), cwd=launch.cwd,
+                    log_path=log_path,
                     workers=self.op.workers, timeout=deadline, live=self.op.processes)
                 if kind == "container":
                     await self._copy_outputs(launch)

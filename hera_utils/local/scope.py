@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -21,12 +21,12 @@ from .values import format_value, json_text
 
 __all__ = [
     "Lookup",
+    "TaskVariables",
+    "add_step_variables",
     "global_variables",
     "group_outputs",
     "make_lookup",
     "published_globals",
-    "steps_variables",
-    "task_variables",
     "template_variables",
 ]
 
@@ -103,26 +103,63 @@ def template_variables(node: Node, template: Mapping[str, Any], inputs: dict[str
     return values
 
 
-def task_variables(nodes: Mapping[str, Node]) -> dict[str, str]:
-    """The `tasks.<name>.*` variables of finished DAG tasks."""
-    variables: dict[str, str] = {}
-    for name, node in nodes.items():
+class TaskVariables:
+    """The `tasks.<name>.*` variables of a DAG's finished tasks, each task's made once."""
+
+    def __init__(self) -> None:
+        self._by_task: dict[str, dict[str, str]] = {}
+
+    def add(self, name: str, node: Node) -> None:
+        """Record a finished task."""
+        variables: dict[str, str] = {}
         _node_variables(variables, f"tasks.{name}", node,
                         node.children if node.type == NodeType.TASK_GROUP else None)
-    return variables
+        self._by_task[name] = variables
+
+    def seen_by(self, visible: Callable[[str], bool]) -> Mapping[str, str]:
+        """The variables of the finished tasks `visible` accepts, looked up when asked."""
+        return _TaskView(self._by_task, visible)
 
 
-def steps_variables(steps: Mapping[str, Node | list[Node]]) -> dict[str, str]:
-    """The `steps.<name>.*` variables of finished steps (a loop's nodes as a list)."""
-    variables: dict[str, str] = {}
-    for name, outcome in steps.items():
-        if isinstance(outcome, list):
-            merged = Node(name=outcome[0].name.rsplit("(", 1)[0], display_name="",
-                          type=NodeType.TASK_GROUP, phase=group_phase(outcome))
-            _node_variables(variables, f"steps.{name}", merged, outcome)
-        else:
-            _node_variables(variables, f"steps.{name}", outcome, None)
-    return variables
+class _TaskView(Mapping[str, str]):
+    """A read-only view: a task's scope without copying its ancestors' variables."""
+
+    def __init__(self, by_task: Mapping[str, Mapping[str, str]],
+                 visible: Callable[[str], bool]) -> None:
+        self._by_task = by_task
+        self._visible = visible
+
+    def __getitem__(self, tag: str) -> str:
+        if tag.startswith("tasks."):
+            # A task name may hold dots: try each prefix of the tag that names a task.
+            end = tag.find(".", 6)
+            while end != -1:
+                name = tag[6:end]
+                if name in self._by_task and self._visible(name):
+                    value = self._by_task[name].get(tag)
+                    if value is not None:
+                        return value
+                end = tag.find(".", end + 1)
+        raise KeyError(tag)
+
+    def __iter__(self) -> Iterator[str]:
+        for name, variables in self._by_task.items():
+            if self._visible(name):
+                yield from variables
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def add_step_variables(variables: dict[str, str], name: str,
+                       outcome: Node | list[Node]) -> None:
+    """Add the `steps.<name>.*` variables of a finished step (a loop's nodes as a list)."""
+    if isinstance(outcome, list):
+        merged = Node(name=outcome[0].name.rsplit("(", 1)[0], display_name="",
+                      type=NodeType.TASK_GROUP, phase=group_phase(outcome))
+        _node_variables(variables, f"steps.{name}", merged, outcome)
+    else:
+        _node_variables(variables, f"steps.{name}", outcome, None)
 
 
 def _node_variables(variables: dict[str, str], prefix: str, node: Node,

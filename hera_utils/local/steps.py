@@ -15,7 +15,7 @@ from .concurrency import gather, semaphore_of
 from .context import Operator
 from .model import TemplateScope
 from .nodes import FAILED, SUCCEEDED, Node, NodeType
-from .scope import steps_variables
+from .scope import add_step_variables
 from .templating import substitute
 
 __all__ = ["run_steps"]
@@ -26,20 +26,20 @@ async def run_steps(op: Operator, node: Node, body: dict[str, Any],
     """Run a steps template's groups as node `node`, then set its phase and outputs."""
     limit = semaphore_of(body.get("parallelism"))
     node.start()
-    done_steps: dict[str, Node | list[Node]] = {}
+    # The `steps.*` variables grow group by group: a step sees the groups before its own.
+    variables: dict[str, str] = {}
     group_node: Node | None = None
     try:
         for index, group in enumerate(body.get("steps") or []):
             group_node = op.new_node(f"{node.name}[{index}]", f"[{index}]",
                                      NodeType.STEP_GROUP, None, node)
             group_node.start()
-            variables = steps_variables(done_steps)
             outcomes = await gather([
                 _run_step(op, group_node, step, variables, scope, node, limit)
                 for step in group or []])
             failures = []
             for step, outcome in zip(group or [], outcomes, strict=True):
-                done_steps[step["name"]] = outcome
+                add_step_variables(variables, step["name"], outcome)
                 for child in outcome if isinstance(outcome, list) else [outcome]:
                     if child.failed_or_error and not continues_on(step, child.phase):
                         failures.append(child)
@@ -54,7 +54,7 @@ async def run_steps(op: Operator, node: Node, body: dict[str, Any],
             op.stopped(group_node)
         op.stopped(node)
         raise
-    op.group_succeeded(node, body, steps_variables(done_steps))
+    op.group_succeeded(node, body, variables)
 
 
 async def _run_step(op: Operator, group_node: Node, step: dict[str, Any],

@@ -8,9 +8,10 @@ becomes a notice on the model.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from hera_utils.errors import ConfigurationError
@@ -205,7 +206,8 @@ class _Validator:
         for task_name, task in plan.tasks.items():
             label = f"{where}, task '{task_name}'"
             self._check_call(task, label, problems)
-            _check_references(task, label, "tasks", plan.ancestors(task_name),
+            _check_references(task, label, "tasks",
+                              functools.partial(plan.is_ancestor, name=task_name),
                               "is not among the tasks it depends on", problems)
             children.append((task, label))
         return children
@@ -222,20 +224,20 @@ class _Validator:
                     problems.append(f"{where} has a step without a name")
                     continue
                 self._check_call(step, label, problems)
-                _check_references(step, label, "steps", earlier,
+                _check_references(step, label, "steps", earlier.__contains__,
                                   "is not a step of an earlier group", problems)
                 children.append((step, label))
             earlier.update(names)
         return children
 
 
-def _check_references(call: Mapping[str, Any], label: str, prefix: str, known: set[str],
-                      reason: str, problems: list[str]) -> None:
+def _check_references(call: Mapping[str, Any], label: str, prefix: str,
+                      known: Callable[[str], bool], reason: str, problems: list[str]) -> None:
     """A `{{tasks.x...}}` or `{{steps.x...}}` tag must name a node that ran before the call."""
     pattern = re.compile(re.escape(prefix) + r"\.([^.]+)\.")
     for tag in tags_in({k: v for k, v in call.items() if k != "inline"}):
         match = pattern.match(tag)
-        if match and match.group(1) not in known:
+        if match and not known(match.group(1)):
             problems.append(f"{label} refers to {{{{{tag}}}}}, but '{match.group(1)}' {reason}")
 
 

@@ -1,0 +1,100 @@
+"""Large workflows run, or are refused with a clear error: never a RecursionError.
+
+The tasks are suspend templates, which finish at once without a process: what is tested
+is the runner's own bookkeeping on 10,000 tasks or dependencies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hera_utils.errors import ConfigurationError
+from hera_utils.local.depends import TaskResults, parse_depends
+
+WIDTH = 10_000
+
+
+def _dag(tasks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+        "metadata": {"name": "scale"},
+        "spec": {"entrypoint": "main", "templates": [
+            {"name": "main", "dag": {"tasks": tasks}},
+            {"name": "wait", "suspend": {}},
+        ]},
+    }
+
+
+def test_a_chain_of_ten_thousand_tasks_runs_in_order(run) -> None:
+    tasks = [{"name": "t0", "template": "wait"}] + [
+        {"name": f"t{i}", "template": "wait", "depends": f"t{i - 1}"} for i in range(1, WIDTH)]
+
+    result = run(_dag(tasks))
+
+    assert result.succeeded, result.message
+    assert len(result.tasks) == WIDTH
+    starts = [task.started_at for task in result.tasks]
+    assert [task.name for task in result.tasks] == [f"t{i}" for i in range(WIDTH)]
+    assert starts == sorted(starts)
+
+
+def test_a_task_with_ten_thousand_dependencies_waits_for_all_of_them(run) -> None:
+    names = [f"a{i}" for i in range(WIDTH)]
+    tasks = [{"name": name, "template": "wait"} for name in names]
+    tasks.append({"name": "last", "template": "wait", "dependencies": names})
+
+    result = run(_dag(tasks))
+
+    assert result.succeeded, result.message
+    last = result.task("last")
+    assert last.phase == "Succeeded"
+    assert all(task.finished_at <= last.started_at for task in result.tasks[:-1])
+
+
+def test_depends_naming_ten_thousand_tasks_is_read_and_evaluated() -> None:
+    names = [f"a{i}" for i in range(WIDTH)]
+    expression = parse_depends(" && ".join(f"{name}.Succeeded" for name in names))
+    results = {name: TaskResults(succeeded=True) for name in names}
+
+    assert expression.tasks == names
+    assert expression.evaluate(results) is True
+    assert expression.evaluate({**results, "a77": TaskResults(failed=True)}) is False
+    assert expression.names_failure_of("a5") is False
+
+
+def test_a_failure_among_many_dependencies_omits_the_task(run) -> None:
+    names = [f"a{i}" for i in range(1_000)]
+    tasks = [{"name": name, "template": "wait"} for name in names[:-1]]
+    tasks.append({"name": names[-1], "template": "wait", "when": "1 == 2"})
+    tasks.append({"name": "last", "template": "wait",
+                  "depends": " && ".join(f"{name}.Succeeded" for name in names)})
+
+    result = run(_dag(tasks))
+
+    assert result.task(names[-1]).phase == "Skipped"
+    assert result.task("last").phase == "Omitted"
+
+
+def test_depends_nested_thousands_deep_is_refused_before_the_run(run) -> None:
+    depth = 5_000
+    tasks = [{"name": "a", "template": "wait"},
+             {"name": "b", "template": "wait", "depends": "(" * depth + "a" + ")" * depth}]
+
+    with pytest.raises(ConfigurationError) as caught:
+        run(_dag(tasks))
+
+    assert "task 'b'" in caught.value.message
+    assert "more than 50 levels deep" in caught.value.message
+
+
+def test_a_cycle_through_many_tasks_is_named(run) -> None:
+    tasks = [{"name": f"t{i}", "template": "wait", "depends": f"t{(i + 1) % WIDTH}"}
+             for i in range(WIDTH)]
+
+    with pytest.raises(ConfigurationError) as caught:
+        run(_dag(tasks))
+
+    assert "the DAG has a dependency cycle: t0 -> t1 -> t2 -> " in caught.value.message
+    assert caught.value.message.endswith(f"t{WIDTH - 1} -> t0")

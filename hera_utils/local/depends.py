@@ -9,7 +9,7 @@ malformed expression, is shared with the `when` language (`expressions`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ __all__ = [
     "TaskResults",
     "dependencies_as_depends",
     "parse_depends",
+    "scan",
 ]
 
 
@@ -109,13 +110,8 @@ class DependsExpression:
     @staticmethod
     def _tokenize(text: str) -> list[Any]:
         tokens: list[Any] = []
-        position, end = 0, len(text.rstrip())
-        while position < end:
-            match = _DEPENDS_TOKEN.match(text, position)
-            if match is None or match.end() == position:
-                raise ExpressionError(
-                    f"cannot read depends '{text}' at {text[position:].strip()!r}")
-            position = match.end()
+        for match in scan(_DEPENDS_TOKEN, text,
+                          lambda rest: f"cannot read depends '{text}' at {rest!r}"):
             if match.group("op"):
                 tokens.append(match.group("op"))
                 continue
@@ -194,6 +190,21 @@ class DependsExpression:
         if node.op == "&&":
             return all(self._evaluate(operand, results) for operand in node.operands)
         return any(self._evaluate(operand, results) for operand in node.operands)
+
+
+def scan(pattern: re.Pattern[str], text: str,
+         problem: Callable[[str], str]) -> Iterator[re.Match[str]]:
+    """The matches of `pattern` that cover `text` one after another (tokens).
+
+    Raises `ExpressionError(problem(rest))` where no token fits, `rest` being what is left.
+    """
+    position, end = 0, len(text.rstrip())
+    while position < end:
+        match = pattern.match(text, position)
+        if match is None or match.end() == position:
+            raise ExpressionError(problem(text[position:].strip()))
+        position = match.end()
+        yield match
 
 
 def parse_depends(text: str) -> DependsExpression:

@@ -26,6 +26,7 @@ from .depends import (
     TaskResults,
     dependencies_as_depends,
     parse_depends,
+    scan,
 )
 
 __all__ = [
@@ -76,15 +77,8 @@ class _Token:
 
 def _when_tokens(text: str) -> list[_Token]:
     tokens: list[_Token] = []
-    position, end = 0, len(text.rstrip())
-    while position < end:
-        match = _WHEN_TOKEN.match(text, position)
-        if match is None or match.end() == position:
-            raise ExpressionError(
-                f"invalid token in '{text}' at {text[position:].strip()[:20]!r} "
-                "(hint: wrap the value in quotes)"
-            )
-        position = match.end()
+    for match in scan(_WHEN_TOKEN, text, lambda rest: f"invalid token in '{text}' at "
+                      f"{rest[:20]!r} (hint: wrap the value in quotes)"):
         kind = match.lastgroup
         raw = match.group(kind)  # type: ignore[arg-type]
         if kind == "number":

@@ -138,7 +138,7 @@ def _shapes(base: Path) -> None:
 
 
 _PROBE = """
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, {bench!r})
 from bench_local import _workflow, independent, SHAPE_SOURCE, WIDTH
 from hera_utils.local import run_locally
@@ -148,7 +148,9 @@ result = run_locally(_workflow("memory", independent(count), SHAPE_SOURCE), runs
                      parallelism=WIDTH, progress="quiet", work_dir={runs!r})
 cpu = time.process_time() - cpu
 assert result.succeeded, result.message
-print(json.dumps({{"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+# VmHWM is this process's own peak; ru_maxrss would count the forking parent's.
+status = open("/proc/self/status").read()
+print(json.dumps({{"rss_mb": int(status.split("VmHWM:")[1].split()[0]) / 1024,
                   "cpu_ms_per_task": cpu * 1000 / count}}))
 """
 

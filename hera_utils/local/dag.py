@@ -27,6 +27,8 @@ from .values import truthy
 
 __all__ = ["run_dag"]
 
+IN_FLIGHT_PER_SLOT = 2
+
 
 @dataclass
 class _DagRun:
@@ -50,6 +52,8 @@ class _DagRun:
     running: dict[asyncio.Future[Node], str] = field(default_factory=dict)
     completed: asyncio.Queue[asyncio.Future[Node]] = field(default_factory=asyncio.Queue)
     failed_fast: Node | None = None
+    in_flight: int = 0  # the most tasks started and not yet done (see `_start_ready`)
+    waiting: int = 0  # ready tasks held back, as last told to the progress display
 
 
 async def run_dag(op: Operator, node: Node, original: Mapping[str, Any],
@@ -59,7 +63,8 @@ async def run_dag(op: Operator, node: Node, original: Mapping[str, Any],
     run = _DagRun(node=node, plan=plan,
                   tasks={task["name"]: task for task in body["dag"].get("tasks") or []},
                   scope=scope, limit=semaphore_of(body.get("parallelism")),
-                  fail_fast=truthy(body["dag"].get("failFast", True)))
+                  fail_fast=truthy(body["dag"].get("failFast", True)),
+                  in_flight=IN_FLIGHT_PER_SLOT * op.options.parallelism)
     run.unmet = {name: len(plan.dependencies(name)) for name in plan.tasks}
     run.ready.extend(name for name, count in run.unmet.items() if count == 0)
     node.start()
@@ -77,8 +82,14 @@ async def run_dag(op: Operator, node: Node, original: Mapping[str, Any],
 
 
 def _start_ready(op: Operator, run: _DagRun) -> None:
-    """Start (or omit) every task whose dependencies are done."""
-    while run.ready:
+    """Start (or omit) the tasks whose dependencies are done, as far as slots allow.
+
+    Like Argo's controller, which creates no new node while the workflow's parallelism is
+    reached (`checkParallelism`), a ready task waits here, costing a name in a queue,
+    rather than as a started node holding its template, scope and pending pod. A few
+    more than the slots are started so that a slot freed is taken at once.
+    """
+    while run.ready and len(run.running) < run.in_flight:
         task_name = run.ready.popleft()
         early = _depends_outcome(op, run, task_name)
         if early is not None:  # Omitted (or a bad depends): nothing to start
@@ -87,6 +98,9 @@ def _start_ready(op: Operator, run: _DagRun) -> None:
             future = asyncio.ensure_future(_run_task(op, run, task_name))
             run.running[future] = task_name
             future.add_done_callback(run.completed.put_nowait)
+    if len(run.ready) != run.waiting:
+        op.progress.tasks_waiting(len(run.ready) - run.waiting)
+        run.waiting = len(run.ready)
 
 
 def _task_done(run: _DagRun, task_name: str, task_node: Node) -> None:

@@ -40,6 +40,10 @@ class Progress:
         """A task waits for a free slot."""
         self.pending += 1
 
+    def tasks_waiting(self, change: int) -> None:
+        """Ready tasks not yet started (a DAG starts a few more than there are slots)."""
+        self.pending += change
+
     def task_running(self, node: Node) -> None:
         """A task's process started."""
         self.pending -= 1

@@ -134,13 +134,20 @@ def write_summary(path: Path, *, workflow: str, phase: str, started_at: datetime
     if message:
         document["message"] = message
     document.update(extra or {})
-    document["tasks"] = [_entry(task, path.parent) for task in tasks]
-    temporary = path.with_name(path.name + ".tmp")
     # Outputs and messages may quote a secret (a token a task printed): never on disk.
-    scrubbed = scrub_json(json.loads(json.dumps(document, default=str)))
-    temporary.write_text(json.dumps(scrubbed, indent=2, ensure_ascii=False) + "\n",
-                         encoding="utf-8")
+    # Scrubbed entry by entry and streamed out, so a run of many tasks holds one copy.
+    document = _scrubbed(document)
+    document["tasks"] = [_scrubbed(_entry(task, path.parent)) for task in tasks]
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "w", encoding="utf-8") as stream:
+        json.dump(document, stream, indent=2, ensure_ascii=False)
+        stream.write("\n")
     os.replace(temporary, path)
+
+
+def _scrubbed(value: dict[str, Any]) -> Any:
+    """`value` as plain JSON data (dates as text), every string scrubbed of secrets."""
+    return scrub_json(json.loads(json.dumps(value, default=str)))
 
 
 def _entry(task: TaskResult, run_dir: Path) -> dict[str, Any]:

@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 
 from hera_utils.errors import ConfigurationError
+from hera_utils.local import dag, runner
 from hera_utils.local.depends import TaskResults, parse_depends
+from hera_utils.local.nodes import Node
+from hera_utils.local.progress import Progress
 
 WIDTH = 10_000
 
@@ -98,3 +101,45 @@ def test_a_cycle_through_many_tasks_is_named(run) -> None:
 
     assert "the DAG has a dependency cycle: t0 -> t1 -> t2 -> " in caught.value.message
     assert caught.value.message.endswith(f"t{WIDTH - 1} -> t0")
+
+
+class _Recorder(Progress):
+    """Counts the task nodes that exist and have not finished, and the pending tally."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live = self.most_live = self.most_pending = 0
+
+    def tasks_waiting(self, change: int) -> None:
+        super().tasks_waiting(change)
+        self.most_pending = max(self.most_pending, self.pending)
+
+    def task_pending(self, node: Node) -> None:
+        super().task_pending(node)
+        self.live += 1
+        self.most_live = max(self.most_live, self.live)
+
+    def task_finished(self, node: Node, *, was: str) -> None:
+        super().task_finished(node, was=was)
+        self.live -= was != "none"
+
+
+def test_tasks_beyond_the_slots_wait_as_names_yet_count_as_pending(
+        run, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Argo creates no node while the workflow's parallelism is reached: a waiting task
+    # holds no started template here either, whatever the number waiting.
+    recorder = _Recorder()
+    monkeypatch.setattr(runner, "make_progress", lambda mode: recorder)
+    tasks = [{"name": f"t{i}", "template": "work"} for i in range(30)]
+    workflow = _dag(tasks)
+    workflow["spec"]["templates"][1] = {
+        "name": "work", "script": {"image": "python:3.12", "command": ["python"],
+                                   "source": "print(1)"}}
+
+    result = run(workflow, parallelism=1)
+
+    assert result.succeeded, result.message
+    assert recorder.done == 30
+    assert recorder.most_live <= dag.IN_FLIGHT_PER_SLOT
+    assert recorder.most_pending >= 28  # the display still counts every task left
+    assert recorder.pending == 0

@@ -17,11 +17,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import BinaryIO
 
 from .reaper import TASK_MARKER, stop_escaped
 
@@ -86,71 +87,75 @@ class _Tail:
         return bytes(self.data[-self.limit:])
 
 
+@dataclass
+class _Attempt:
+    """What the worker thread running an attempt shares with the event loop."""
+
+    process: subprocess.Popen[bytes] | None = None
+    stop_requested: bool = False  # set by the loop: the worker stops what it starts
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 async def run_process(argv: list[str], *, env: dict[str, str], cwd: str, log_path: Path,
                       workers: ThreadPoolExecutor, timeout: float | None = None,
                       live: list[subprocess.Popen[bytes]] | None = None) -> ProcessOutcome:
     """Run `argv` to its end, logging to `log_path`; kill it at `timeout` seconds.
 
-    Pooled worker threads (from `workers`) start the process, copy its stdout and wait
-    for it, so the event loop never spends a process start's milliseconds and starting a
-    task costs no new thread. Cancellation (Ctrl-C, workflow deadline) terminates the
-    process group, waits for it and re-raises. `live`, if given, lists the running
-    processes (for a forced stop).
+    One pooled worker thread (from `workers`) opens the log, starts the process, copies
+    its stdout and waits for it: the event loop spends none of a start's milliseconds and
+    hands each attempt over once, which keeps a busy machine's wake-ups per task few.
+    Cancellation (Ctrl-C, workflow deadline) terminates the process group, waits for it
+    and re-raises. `live`, if given, lists the running processes (for a forced stop).
     """
-    loop = asyncio.get_running_loop()
-    with open(log_path, "ab", buffering=0) as log:
-        started = loop.run_in_executor(workers, _start, argv, env, cwd, log)
-        try:
-            process = await asyncio.shield(started)
-        except asyncio.CancelledError:
-            await _abandon(started)
-            raise
-        if isinstance(process, str):
-            log.write((process + "\n").encode())
-            return ProcessOutcome(exit_code=None, start_error=process)
-        if live is not None:
-            live.append(process)
-        tail = _Tail(RESULT_LIMIT)
-        finished = loop.run_in_executor(workers, _drain_and_wait, process, log, tail,
-                                        env.get(TASK_MARKER, ""))
-        timed_out = False
-        try:
-            try:
-                await asyncio.wait_for(asyncio.shield(finished), timeout)
-            except asyncio.TimeoutError:
-                timed_out = True
-                await _stop(process, finished)
-        except asyncio.CancelledError:
-            await _stop(process, finished)
-            raise
-        finally:
-            if live is not None and process in live:
-                live.remove(process)
-        return ProcessOutcome(exit_code=_exit_code(process.returncode), stdout=tail.value(),
-                              timed_out=timed_out)
-
-
-def _start(argv: list[str], env: dict[str, str], cwd: str, log: Any
-           ) -> subprocess.Popen[bytes] | str:
-    """The started process, or why it could not start (in a worker thread)."""
+    attempt, tail = _Attempt(), _Tail(RESULT_LIMIT)
+    finished = asyncio.get_running_loop().run_in_executor(
+        workers, _start_and_drain, argv, env, cwd, log_path, tail, attempt, live)
+    timed_out = False
     try:
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=log, cwd=cwd, env=env, start_new_session=True)
-    except OSError as error:
-        return f"cannot start {argv[0]}: {error.strerror or error}"
+        try:
+            problem = await asyncio.wait_for(asyncio.shield(finished), timeout)
+        except asyncio.TimeoutError:
+            timed_out = True
+            await _stop(attempt, finished)
+            problem = ""
+    except asyncio.CancelledError:
+        await _stop(attempt, finished)
+        raise
+    finally:
+        if live is not None and attempt.process in live:
+            live.remove(attempt.process)
+    if problem:
+        return ProcessOutcome(exit_code=None, start_error=problem)
+    if attempt.process is None:  # the deadline came before a worker thread was free
+        return ProcessOutcome(exit_code=None, timed_out=True)
+    return ProcessOutcome(exit_code=_exit_code(attempt.process.returncode),
+                          stdout=tail.value(), timed_out=timed_out)
 
 
-async def _abandon(started: asyncio.Future[subprocess.Popen[bytes] | str]) -> None:
-    """Stopped while the process was starting: let the start end, then kill what started."""
-    process = await started
-    if not isinstance(process, str):
-        _signal_group(process, signal.SIGKILL)
-        assert process.stdout is not None
-        process.stdout.close()
-        await asyncio.get_running_loop().run_in_executor(None, process.wait)
+def _start_and_drain(argv: list[str], env: dict[str, str], cwd: str, log_path: Path,
+                     tail: _Tail, attempt: _Attempt,
+                     live: list[subprocess.Popen[bytes]] | None) -> str:
+    """Start and follow the process to its end (in a worker thread); '' or why it failed."""
+    with open(log_path, "ab", buffering=0) as log:
+        try:
+            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=log, cwd=cwd, env=env, start_new_session=True)
+        except OSError as error:
+            problem = f"cannot start {argv[0]}: {error.strerror or error}"
+            log.write((problem + "\n").encode())
+            return problem
+        if live is not None:
+            live.append(process)  # list.append is atomic: the loop may read it at any time
+        with attempt.lock:
+            attempt.process = process
+            stop = attempt.stop_requested
+        if stop:  # stopped while it was starting
+            _signal_group(process, signal.SIGKILL)
+        _drain_and_wait(process, log, tail, env.get(TASK_MARKER, ""))
+    return ""
 
 
-def _drain_and_wait(process: subprocess.Popen[bytes], log: Any, tail: _Tail,
+def _drain_and_wait(process: subprocess.Popen[bytes], log: BinaryIO, tail: _Tail,
                     marker: str) -> None:
     """Copy stdout to the log and the tail until it closes, then reap the process.
 
@@ -189,13 +194,18 @@ def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
         os.killpg(process.pid, signum)
 
 
-async def _stop(process: subprocess.Popen[bytes], finished: asyncio.Future[None]) -> None:
+async def _stop(attempt: _Attempt, finished: asyncio.Future[str]) -> None:
     """SIGTERM the process group, then SIGKILL it if it is still there after a grace period."""
-    _signal_group(process, signal.SIGTERM)
+    with attempt.lock:
+        attempt.stop_requested = True
+        process = attempt.process
+    if process is not None:
+        _signal_group(process, signal.SIGTERM)
     try:
         await asyncio.wait_for(asyncio.shield(finished), TERMINATE_GRACE)
     except asyncio.TimeoutError:
-        _signal_group(process, signal.SIGKILL)
+        if attempt.process is not None:
+            _signal_group(attempt.process, signal.SIGKILL)
         await finished
 
 

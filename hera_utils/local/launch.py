@@ -75,6 +75,8 @@ class Launcher:
         self._scripts: set[Path] = set()
         self._containers = 0
         self._launches = 0
+        # The environment a task inherits, read once: os.environ decodes on every access.
+        self._host_environment = dict(os.environ)
 
     def prepare(self, node: Node, body: dict[str, Any], kind: str, log_base: str) -> Launch:
         """The launch of a pod template's attempt; `NodeError` if it cannot start."""
@@ -126,8 +128,8 @@ class Launcher:
         """The process's environment, made when it starts: waiting tasks hold none."""
         if launch.kind != "script":
             # docker run: the container's own come from `-e`
-            return {**os.environ, TASK_MARKER: launch.marker}
-        env = {**os.environ, **launch.env_vars, TASK_MARKER: launch.marker}
+            return {**self._host_environment, TASK_MARKER: launch.marker}
+        env = {**self._host_environment, **launch.env_vars, TASK_MARKER: launch.marker}
         work_dir = str(self.options.work_dir)
         existing = env.get("PYTHONPATH")
         env["PYTHONPATH"] = work_dir + (os.pathsep + existing if existing else "")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import requests
 
 from .argo_endpoint import ArgoEndpoint, resolve_argo_endpoint
-from .errors import AccessError, MalformedAnswerError
+from .errors import AccessError, HeraUtilsWarning, MalformedAnswerError
 from .http import (
     BoundedSession,
     TokenAuth,
@@ -91,6 +91,7 @@ class ArgoServer:
                 warnings.warn(
                     "ARGO_INSECURE_SKIP_VERIFY is true: the Argo Server's certificate is not "
                     "verified, so the token could be sent to an impostor",
+                    HeraUtilsWarning,
                     stacklevel=2,
                 )
                 # Said once above; urllib3 would otherwise repeat it on every request.
@@ -114,6 +115,14 @@ class ArgoServer:
         """Authenticate the next requests with `tokens`."""
         self.tokens = tokens
         self.session.auth = TokenAuth(tokens)
+        if not self.endpoint.secure and tokens.mode != "none":
+            warnings.warn(
+                f"the Argo token ({tokens.description}) is sent over plain HTTP to "
+                f"{self.endpoint.url}: anyone on the network path can read it; use https:// "
+                "(ARGO_SECURE=true) unless the connection is a local port-forward",
+                HeraUtilsWarning,
+                stacklevel=2,
+            )
 
     @property
     def url(self) -> str:

@@ -116,6 +116,7 @@ def run_checks(args: Any = None, *, argv: Sequence[str] | None = None) -> Report
     results["config"] = config
     if config.ok is False:
         return _report(results, "not checked: fix the configuration first")
+    _import_before_threads(args)
     with ThreadPoolExecutor(max_workers=8) as pool:
         cluster_future = pool.submit(_kubernetes_checks, args, pool, results)
         _argo_checks(args, cluster_future, results)
@@ -184,15 +185,31 @@ def _cluster_needed(args: Any) -> bool:
     return bool(args.k8s_volume_claim_name or args.k8s_configmap_name or token_needs_cluster(args))
 
 
+def _cluster_configured(args: Any) -> bool:
+    from .kubeconfig import DEFAULT_KUBECONFIG
+
+    return bool(args.k8s_config_file) or os.path.isfile(os.path.expanduser(DEFAULT_KUBECONFIG))
+
+
+def _import_before_threads(args: Any) -> None:
+    """Import, on this thread, every library the check threads use.
+
+    Two threads importing one package at the same moment may see it half-initialised
+    (an ImportError in a few runs in a hundred); imported here first, it is only looked up.
+    """
+    from . import argo, tokens  # noqa: F401  (requests, urllib3)
+
+    if _cluster_configured(args) or _cluster_needed(args):
+        from .cluster import import_client
+
+        import_client()
+
+
 def _kubernetes_checks(args: Any, pool: ThreadPoolExecutor, results: dict[str, CheckResult]) -> Any:
     """Run the Kubernetes checks; return the cluster when it can be used, else None."""
     from .cluster import KubernetesCluster
-    from .kubeconfig import DEFAULT_KUBECONFIG
 
-    configured = bool(args.k8s_config_file) or os.path.isfile(
-        os.path.expanduser(DEFAULT_KUBECONFIG)
-    )
-    if not configured and not _cluster_needed(args):
+    if not _cluster_configured(args) and not _cluster_needed(args):
         results["kubeconfig"] = CheckResult(
             "kubeconfig", None, "not configured (KUBECONFIG unset); nothing here needs the cluster"
         )

@@ -12,9 +12,16 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from .errors import EXIT_CONFIGURATION, HeraUtilsError, exit_code_for, report_unexpected
+from .errors import (
+    EXIT_CONFIGURATION,
+    HeraUtilsError,
+    exit_code_for,
+    quiet_broken_pipe,
+    report_unexpected,
+)
 from .redaction import learn_from_sources, scrub_message, scrubbed_output
 from .settings import SETTINGS, SettingsParser, parser, redact
+from .signals import Terminated, terminating_signals_raise
 
 COMMANDS = ("doctor", "config", "version")
 
@@ -49,7 +56,8 @@ def main(
 ) -> int:
     """Run `hera-utils`; return the exit code. Everything printed is scrubbed of secrets."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    with scrubbed_output(stdout, stderr) as (out, err):
+    # SIGTERM/SIGHUP (a killed job, a closed terminal) end with a message, not silently.
+    with scrubbed_output(stdout, stderr) as (out, err), terminating_signals_raise():
         return _run(args_list, out, err)
 
 
@@ -72,6 +80,11 @@ def _run(args_list: list[str], out: TextIO, err: TextIO) -> int:
     except KeyboardInterrupt:
         print("hera-utils: interrupted", file=err)
         return 130
+    except Terminated as stop:
+        print(f"hera-utils: error: {stop}", file=err)
+        return stop.exit_code
+    except BrokenPipeError:
+        return quiet_broken_pipe()
     except Exception as error:  # a bug: still one line, scrubbed, unless asked for more
         return report_unexpected(error, "hera-utils", err)
 

@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .credential_files import private_credential_dir
 from .errors import (
     AccessError,
     ConfigurationError,
@@ -30,6 +31,31 @@ from .settings import DEFAULT_TIMEOUT
 
 T = TypeVar("T")
 WORKFLOW_GROUP = "argoproj.io"
+
+
+# What the client imports lazily on first use, for the classes this module uses and the
+# objects their answers are read into.
+_CLIENT_CLASSES = (
+    "ApiClient", "AuthenticationV1TokenRequest", "AuthorizationV1Api", "Configuration",
+    "CoreV1Api", "CustomObjectsApi", "V1ResourceAttributes", "V1SelfSubjectAccessReview",
+    "V1SelfSubjectAccessReviewSpec", "V1TokenRequestSpec", "VersionApi", "VersionInfo",
+    "V1Namespace", "V1PersistentVolumeClaim", "V1ConfigMap", "V1ServiceAccount", "V1Secret",
+    "V1Status",
+)
+
+
+def import_client() -> None:
+    """Import the parts of the official client this module uses (slow: done when needed).
+
+    The client imports its classes lazily, on first use; two threads doing that at once
+    may meet a half-initialised module, so callers about to start threads call this first.
+    """
+    import kubernetes.client
+    import kubernetes.config
+    import yaml  # noqa: F401  (the kubeconfig reader)
+
+    for name in _CLIENT_CLASSES:
+        getattr(kubernetes.client, name)
 
 
 def k8s_cluster(args: Any) -> KubernetesCluster:
@@ -74,12 +100,7 @@ class KubernetesCluster:
 
         configuration = client.Configuration()
         try:
-            config.load_kube_config(
-                config_file=self.selection.config_file,
-                context=self.selection.context,
-                client_configuration=configuration,
-                persist_config=False,
-            )
+            self._load_kubeconfig(configuration)
         except config.ConfigException as error:
             raise ConfigurationError(
                 f"kubeconfig context {self.selection.context!r} cannot be used: "
@@ -91,6 +112,58 @@ class KubernetesCluster:
         configuration.retries = False
         _register_credentials(configuration)
         return client.ApiClient(configuration)
+
+    def _load_kubeconfig(self, configuration: Any) -> None:
+        """Load the context into `configuration`, an exec credential plugin bounded in time.
+
+        The client runs the plugin (e.g. `aws eks get-token`, `kubelogin`) while loading
+        and waits for it without limit; here the wait is bounded by `request_timeout`.
+        """
+        import threading
+
+        from kubernetes import config
+
+        outcome: list[BaseException | None] = []
+
+        def load() -> None:
+            try:
+                config.load_kube_config(
+                    config_file=self.selection.config_file,
+                    context=self.selection.context,
+                    client_configuration=configuration,
+                    persist_config=False,
+                    temp_file_path=private_credential_dir(),
+                )
+                outcome.append(None)
+            except BaseException as error:  # handed to the caller's thread
+                outcome.append(error)
+
+        command = self.selection.exec_command
+        if command is None:
+            load()
+        else:
+            loader = threading.Thread(target=load, name="kubeconfig-exec", daemon=True)
+            loader.start()
+            limit = self.timeout
+            loader.join(limit)
+            if not outcome:
+                raise RequestTimeoutError(
+                    f"the kubeconfig's exec credential plugin {command!r} gave no "
+                    f"credentials within {limit:g}s",
+                    hint=f"run {command!r} by hand to see what it waits for (a login, a "
+                    "prompt, a network); or use a kubeconfig with a token",
+                    setting="k8s_config_file",
+                )
+        if outcome and outcome[0] is not None:
+            raise outcome[0]
+        if command is not None and not (
+            configuration.api_key.get("BearerToken") or configuration.cert_file
+        ):
+            raise UnauthorizedError(
+                f"the kubeconfig's exec credential plugin {command!r} gave no credentials",
+                hint=f"run {command!r} by hand: it must print an ExecCredential (log in first?)",
+                setting="k8s_config_file",
+            )
 
     # -- questions the checks ask -------------------------------------------------------
 

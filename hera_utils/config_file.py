@@ -15,7 +15,10 @@ from typing import IO
 
 import configargparse
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, HeraUtilsWarning
+
+# A settings file is a few dozen lines; anything far larger is not one (and is not read).
+MAX_CONFIG_BYTES = 1 << 20
 
 _LINE = re.compile(r"^\s*(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(?P<value>.*?)\s*$")
 
@@ -71,8 +74,39 @@ class HeraConfigParser(configargparse.ConfigFileParser):
         return "hera.config files hold key='value' lines; # starts a comment."
 
     def parse(self, stream: IO[str]) -> OrderedDict[str, str]:
-        source = getattr(stream, "name", "<config>")
-        return parse_config_text(stream.read(), str(source))
+        source = getattr(stream, "name", None)
+        if isinstance(source, str) and os.path.isfile(source):
+            # Read again as bytes: the stream was opened in the locale's encoding, unbounded.
+            return parse_config_text(read_config_file(Path(source)), source)
+        return parse_config_text(stream.read(MAX_CONFIG_BYTES), str(source or "<config>"))
+
+
+def read_config_file(path: Path) -> str:
+    """The text of a config file: UTF-8, at most `MAX_CONFIG_BYTES`, else a one-line error."""
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read(MAX_CONFIG_BYTES + 1)
+    except OSError as error:
+        raise ConfigurationError(
+            f"config file {path} cannot be read: {error.strerror or error.__class__.__name__}",
+            hint="check the file's permissions, or remove it",
+            setting="config",
+        ) from error
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigurationError(
+            f"config file {path} is larger than {MAX_CONFIG_BYTES >> 20} MiB: not a settings file",
+            hint="a hera.config holds key='value' lines; point at the right file",
+            setting="config",
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ConfigurationError(
+            f"{path}:{line}: the file is not UTF-8 (byte 0x{data[error.start]:02x})",
+            hint="save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+            setting="config",
+        ) from error
 
 
 def config_file_candidates(environ: dict[str, str] | None = None) -> list[tuple[str, Path, bool]]:
@@ -126,3 +160,23 @@ def parse_config_line(line: str) -> tuple[str, str] | None:
             end = value.find(quote, 1)
             return match["key"], value[1:end] if end > 0 else value[1:]
     return match["key"], value.split(" #", 1)[0].rstrip()
+
+
+def warn_if_secret_readable_by_others(path: Path, secret_keys: set[str]) -> None:
+    """Warn when a config file holding a secret can be read by other users, as ssh does."""
+    if not secret_keys or os.name != "posix":
+        return
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & 0o077:
+        import warnings
+
+        keys = ", ".join(sorted(secret_keys))
+        warnings.warn(
+            f"{path} holds {keys} and can be read by other users (mode {mode & 0o777:o}): "
+            f"chmod 600 {path}",
+            HeraUtilsWarning,
+            stacklevel=2,
+        )

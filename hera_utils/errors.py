@@ -126,3 +126,30 @@ def report_unexpected(error: BaseException, prog: str, stream: TextIO) -> int:
     if os.environ.get("HERA_UTILS_DEBUG", "") not in ("", "0"):
         traceback.print_exception(error, file=stream)
     return EXIT_CONFIGURATION
+
+
+class HeraUtilsWarning(UserWarning):
+    """Advice to the user (an unverified certificate, a token at risk): printed on one line."""
+
+
+# What shells report for a process ended by SIGPIPE (`hera-utils config | head`).
+EXIT_BROKEN_PIPE = 141
+
+
+def quiet_broken_pipe() -> int:
+    """End quietly after the reader of stdout went away; return `EXIT_BROKEN_PIPE`.
+
+    The output is pointed at /dev/null so that the interpreter's final flush cannot fail
+    again and print its own traceback, as `git log | head` ends without a word.
+    """
+    import os
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests): nothing to flush
+        pass
+    finally:
+        os.close(devnull)
+    return EXIT_BROKEN_PIPE

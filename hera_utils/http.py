@@ -19,6 +19,7 @@ from requests.auth import AuthBase
 
 from .errors import (
     AccessError,
+    ConfigurationError,
     ForbiddenError,
     NotFoundError,
     RequestTimeoutError,
@@ -30,10 +31,23 @@ from .errors import (
 
 
 def ca_bundle_from_environment() -> str | None:
-    """The CA bundle named by REQUESTS_CA_BUNDLE, SSL_CERT_FILE or CURL_CA_BUNDLE, if any."""
+    """The CA bundle named by REQUESTS_CA_BUNDLE, SSL_CERT_FILE or CURL_CA_BUNDLE, if any.
+
+    A name that does not exist is a configuration error here, before any request: requests
+    would otherwise fail deep inside with an OSError on the first call.
+    """
     for variable in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"):
-        if os.environ.get(variable):
-            return os.environ[variable]
+        path = os.environ.get(variable)
+        if not path:
+            continue
+        if not os.path.exists(path):  # a file, or a directory of certificates (c_rehash)
+            raise ConfigurationError(
+                f"{variable}={path!r} names no file: the Argo Server's certificate cannot "
+                "be verified against it",
+                hint=f"point {variable} at your CA bundle (a PEM file), or unset it",
+                setting=variable,
+            )
+        return path
     return None
 
 

@@ -25,6 +25,8 @@ class KubeconfigSelection:
     context: str
     namespace: str | None
     server: str
+    # The command of the context's exec credential plugin, if it has one.
+    exec_command: str | None = None
 
     @property
     def config_file(self) -> str:
@@ -65,17 +67,21 @@ def select_context(paths: tuple[Path, ...], context: str | None) -> KubeconfigSe
     """Merge the files as kubectl does (the first to define a name wins) and pick a context."""
     contexts: dict[str, dict[str, Any]] = {}
     clusters: dict[str, dict[str, Any]] = {}
+    users: dict[str, dict[str, Any]] = {}
+    # Where each cluster and user was defined: their file paths are relative to that file.
+    defined_in: dict[tuple[str, str], Path] = {}
     current: str | None = None
     for path in paths:
         document = _load(path)
         _register_credentials(document)
         current = current or document.get("current-context") or None
-        for entry in document.get("contexts") or []:
-            if isinstance(entry, dict) and entry.get("name"):
-                contexts.setdefault(str(entry["name"]), entry.get("context") or {})
-        for entry in document.get("clusters") or []:
-            if isinstance(entry, dict) and entry.get("name"):
-                clusters.setdefault(str(entry["name"]), entry.get("cluster") or {})
+        for kind, merged in (("context", contexts), ("cluster", clusters), ("user", users)):
+            for entry in document.get(f"{kind}s") or []:
+                if isinstance(entry, dict) and entry.get("name"):
+                    name = str(entry["name"])
+                    if name not in merged:
+                        merged[name] = entry.get(kind) or {}
+                        defined_in[(kind, name)] = path
     chosen = context or current
     where = ", ".join(str(p) for p in paths)
     if not chosen:
@@ -99,19 +105,72 @@ def select_context(paths: tuple[Path, ...], context: str | None) -> KubeconfigSe
             hint="download a complete kubeconfig from your cluster",
             setting="k8s_config_file",
         )
+    cluster_name, user_name = str(entry.get("cluster", "")), str(entry.get("user", ""))
+    _check_files(cluster, _CLUSTER_FILES, defined_in.get(("cluster", cluster_name)))
+    user = users.get(user_name) or {}
+    _check_files(user, _USER_FILES, defined_in.get(("user", user_name)))
+    plugin = user.get("exec") if isinstance(user.get("exec"), dict) else {}
     return KubeconfigSelection(
         paths=paths,
         context=chosen,
         namespace=entry.get("namespace") or None,
         server=str(cluster["server"]),
+        exec_command=str(plugin["command"]) if plugin.get("command") else None,
     )
+
+
+# Files a kubeconfig may point at. A credential or certificate is a few kilobytes: a larger
+# file, or something that is not a regular file (/dev/zero, a FIFO), is refused unread.
+_USER_FILES = ("tokenFile", "client-certificate", "client-key")
+_CLUSTER_FILES = ("certificate-authority",)
+MAX_CREDENTIAL_FILE_BYTES = 1 << 20
+MAX_KUBECONFIG_BYTES = 16 << 20
+
+
+def _check_files(entry: dict[str, Any], fields: tuple[str, ...], defined_in: Path | None) -> None:
+    for field in fields:
+        value = entry.get(field)
+        if not isinstance(value, str) or not value:
+            continue
+        path = Path(value).expanduser()
+        if not path.is_absolute() and defined_in is not None:
+            path = defined_in.parent / path
+        problem = _file_problem(path, MAX_CREDENTIAL_FILE_BYTES)
+        if problem:
+            raise ConfigurationError(
+                f"kubeconfig {field} {str(path)!r} {problem}",
+                hint=f"point {field} at the right file, or download a fresh kubeconfig",
+                setting="k8s_config_file",
+            )
+
+
+def _file_problem(path: Path, limit: int) -> str | None:
+    """Why `path` cannot be read as a small regular file, or None."""
+    import stat
+
+    try:
+        status = path.stat()
+    except OSError as error:
+        return f"cannot be read ({error.strerror or error.__class__.__name__})"
+    if not stat.S_ISREG(status.st_mode):
+        return "is not a regular file"
+    if status.st_size > limit:
+        return f"is larger than {limit >> 20} MiB"
+    return None
 
 
 def _load(path: Path) -> dict[str, Any]:
     import yaml  # loaded only when a cluster is used
 
+    problem = _file_problem(path, MAX_KUBECONFIG_BYTES)
+    if problem:
+        raise ConfigurationError(
+            f"kubeconfig {path} {problem}",
+            hint="KUBECONFIG must name kubeconfig files",
+            setting="k8s_config_file",
+        )
     try:
-        document = yaml.safe_load(path.read_text())
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -129,10 +188,10 @@ def _load(path: Path) -> dict[str, Any]:
     if document is None:
         document = {}
     if not isinstance(document, dict) or (
-        document and "contexts" not in document and "clusters" not in document
+        document and not {"contexts", "clusters", "users"} & set(document)
     ):
         raise ConfigurationError(
-            f"kubeconfig {path} is not a kubeconfig (no clusters or contexts)",
+            f"kubeconfig {path} is not a kubeconfig (no clusters, contexts or users)",
             hint="KUBECONFIG must name a kubeconfig file, not another YAML file",
             setting="k8s_config_file",
         )

@@ -21,7 +21,8 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -381,13 +382,37 @@ def scrubbed_output(
 
     sys.stdout, sys.stderr = out, err
     logging.setLogRecordFactory(scrubbed_record)
+    saved_show = warnings.showwarning
+    warnings.showwarning = _one_line_warning_to(err, saved_show)
     try:
         yield out, err
     finally:
+        warnings.showwarning = saved_show
         logging.setLogRecordFactory(saved_factory)
         sys.stdout, sys.stderr = saved_out, saved_err
         out.flush()
         err.flush()
+
+
+def _one_line_warning_to(err: TextIO, other: Callable[..., None]) -> Callable[..., None]:
+    """A `warnings.showwarning` printing our warnings as one line on `err`."""
+    from .errors import HeraUtilsWarning
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        # Our own warnings are advice to the user: one line, without our source file's name.
+        if issubclass(category, HeraUtilsWarning):
+            print(f"warning: {message}", file=err)
+        else:
+            other(message, category, filename, lineno, file, line)
+
+    return show
 
 
 def write_text(path: Path, text: str) -> None:

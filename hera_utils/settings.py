@@ -20,7 +20,13 @@ from typing import Any
 import configargparse
 
 from . import validation
-from .config_file import HeraConfigParser, existing_config_files, parse_config_text
+from .config_file import (
+    HeraConfigParser,
+    existing_config_files,
+    parse_config_text,
+    read_config_file,
+    warn_if_secret_readable_by_others,
+)
 from .errors import ConfigurationError
 
 DEFAULT_TIMEOUT = 10.0
@@ -201,7 +207,9 @@ class SettingsParser(configargparse.ArgParser):
         return parsed, unknown
 
     def _origins(self, config_paths: list[Path]) -> tuple[dict[str, str], dict[str, str]]:
-        contents = [(path, parse_config_text(path.read_text(), str(path))) for path in config_paths]
+        contents = [
+            (path, parse_config_text(read_config_file(path), str(path))) for path in config_paths
+        ]
         known: set[str] = set()
         origins: dict[str, str] = {}
         for action in self._actions:
@@ -211,6 +219,9 @@ class SettingsParser(configargparse.ArgParser):
             known |= keys
             origins[action.dest] = self._origin_of(action, contents, keys)
         unknown = {key: str(path) for path, items in contents for key in items if key not in known}
+        for path, items in contents:
+            secrets = {key for key, value in items.items() if value} & SECRET_KEYS
+            warn_if_secret_readable_by_others(path, secrets)
         return origins, unknown
 
     def _origin_of(
@@ -228,7 +239,7 @@ class SettingsParser(configargparse.ArgParser):
         if contents is None:
             try:
                 contents = [
-                    (Path(p), parse_config_text(Path(p).read_text(), p))
+                    (Path(p), parse_config_text(read_config_file(Path(p)), p))
                     for p in reversed(self._default_config_files)
                 ]
             except (OSError, ConfigurationError):

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from hera_utils.errors import HeraUtilsError, exit_code_for, report_unexpected
+from hera_utils.errors import HeraUtilsError, exit_code_for, quiet_broken_pipe, report_unexpected
 from hera_utils.experiment.arguments import parse_args, parser
 from hera_utils.redaction import learn_from_sources, scrubbed_output
 from hera_utils.settings import Settings
@@ -47,5 +47,7 @@ def main(
         except Terminated as stop:
             print(f"error: {stop}", file=sys.stderr)
             return stop.exit_code
+        except BrokenPipeError:
+            return quiet_broken_pipe()
         except Exception as error:  # a bug: still one line, scrubbed, unless asked for more
             return report_unexpected(error, "main.py", sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import ssl
 from collections.abc import Callable
 from typing import Any
@@ -145,12 +146,27 @@ def translate_request_error(
             setting=setting,
             url=url,
         )
+    if isinstance(error, (requests.exceptions.ChunkedEncodingError,
+                          requests.exceptions.ContentDecodingError)):
+        return UnreachableError(
+            f"{what} at {url} cut its answer short (the connection ended mid-answer)",
+            hint=f"retry; if it persists, a proxy or ingress in front of {setting} drops "
+            "long answers",
+            setting=setting,
+            url=url,
+        )
     return UnreachableError(
-        f"request to {what} at {url} failed: {type(error).__name__}",
+        f"request to {what} at {url} failed ({_plain_reason(error)})",
         hint=f"check {setting}",
         setting=setting,
         url=url,
     )
+
+
+def _plain_reason(error: requests.RequestException) -> str:
+    # requests' class names (InvalidURL, TooManyRedirects...) mean little to a user.
+    words = re.sub(r"(?<!^)(?=[A-Z])", " ", type(error).__name__).lower()
+    return words.removesuffix(" error") or "unknown error"
 
 
 def _is_tls(error: BaseException) -> bool:

@@ -19,6 +19,8 @@ OPAQUE = "s3cr3t-Token-Value-0042"
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2EifQ.c2lnbmF0dXJlLXBhcnQ"
 SSO = "v2:Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA=="
 RANCHER = "kubeconfig-u-abc12:x8f7k2m9q4w1z6c3v5b8n0p2r7t4y9u1"
+INTERNAL_WORDS = ("ChunkedEncodingError", "JSONDecodeError", "ProtocolError", "MaxRetryError",
+                  "urllib3", "HTTP 0 ", "HTTP 0)")
 SHAPES = {"opaque": OPAQUE, "jwt": JWT, "sso": SSO, "rancher": RANCHER}
 
 
@@ -110,6 +112,8 @@ def test_hostile_input(case: Case, emulated_env, monkeypatch, tmp_path) -> None:
     assert code == case.code, output
     assert case.expect in output, output
     assert "Traceback" not in output
+    # Messages speak of the server and the setting, not of the libraries underneath.
+    assert not [word for word in INTERNAL_WORDS if word in output], output
     if code == 2 and err.getvalue():
         assert len(err.getvalue().strip().splitlines()) == 1, err.getvalue()
     for secret in (*case.secrets, emulated_env.user_token):

@@ -164,14 +164,51 @@ class ArgoServer:
             )
         return listed
 
+    def get_workflow(self, name: str) -> dict[str, Any]:
+        """`GET` one workflow of the namespace, as the Argo Server's JSON."""
+        return self._get(f"api/v1/workflows/{self.namespace}/{name}", setting="argo_namespace")
+
+    def retry_workflow(self, name: str) -> dict[str, Any]:
+        """`PUT .../retry`: re-run the failed part of a finished workflow (as `argo retry`)."""
+        return self._get(
+            f"api/v1/workflows/{self.namespace}/{name}/retry",
+            setting="argo_namespace",
+            method="PUT",
+            body={"name": name, "namespace": self.namespace},
+        )
+
+    def get_streamed(
+        self, url: str, *, params: dict[str, str], setting: str
+    ) -> requests.Response:
+        """A streamed `GET` (logs); the session's timeout bounds each wait for bytes."""
+        try:
+            response = self.session.get(url, params=params, stream=True)
+        except requests.RequestException as error:
+            raise self.unreachable(error) from None
+        if response.status_code >= 400:
+            try:
+                raise status_error(
+                    response, what="the Argo Server", url=self.url, setting=setting,
+                    namespace=self.namespace,
+                )
+            finally:
+                response.close()
+        return response
+
     def _get(
-        self, path: str, *, setting: str, params: dict[str, str] | None = None
+        self,
+        path: str,
+        *,
+        setting: str,
+        params: dict[str, str] | None = None,
+        method: str = "GET",
+        body: Any = None,
     ) -> dict[str, Any]:
         url = self.url + path
         try:
-            response = self.session.get(url, params=params)
+            response = self.session.request(method, url, params=params, json=body)
         except requests.RequestException as error:
-            raise self._unreachable(error) from None
+            raise self.unreachable(error) from None
         if response.status_code >= 400:
             raise status_error(
                 response,
@@ -196,13 +233,14 @@ class ArgoServer:
         try:
             return method(*args, **kwargs)
         except requests.RequestException as error:
-            raise self._unreachable(error) from None
+            raise self.unreachable(error) from None
         except HeraException as error:
             raise hera_exception_error(
                 error, what=what, url=self.url, namespace=self.namespace
             ) from None
 
-    def _unreachable(self, error: requests.RequestException) -> AccessError:
+    def unreachable(self, error: requests.RequestException) -> AccessError:
+        """A transport failure of a request to this server, as an `AccessError` with a hint."""
         return translate_request_error(
             error, url=self.url, what="the Argo Server", setting="argo_server", timeout=self.timeout
         )

@@ -402,13 +402,15 @@ def follow(
     poll_interval: float = 5.0,
     report: Callable[[WorkflowState], None] = lambda state: None,
     notice: Callable[[str], None] = lambda message: None,
+    watch: Callable[[dict[str, Any]], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> WorkflowState:
     """Poll the workflow until it reaches a final phase; return its last state.
 
     `report` is called each time the phase or progress changes; `notice` with what is seen
-    of the server (not answering, answering again). While the server does not answer (or
+    of the server (not answering, answering again); `watch` with every polled workflow, as
+    the Argo Server's JSON (to look at its nodes). While the server does not answer (or
     answers 5xx), polls go on with backoff (up to `MAX_POLL_BACKOFF` s apart) for as long as
     `timeout` allows; then the last such error is raised, restated. `request_timeout` is
     the session's bound on each request (for error messages). Raises `WorkflowFailedError`
@@ -458,6 +460,8 @@ def follow(
             notice(f"the Argo Server answers again (after {failures} failed polls)")
             failures, outage_error = 0, None
         state = workflow_state(workflow)
+        if watch is not None:
+            watch(workflow.model_dump(by_alias=True, exclude_none=True, mode="json"))
         if state != last:
             report(state)
             last = state

@@ -10,6 +10,11 @@
                                       the run to its end (exit 0 succeeded, 1 failed)
     python main.py local [--volume-dir DIR] [--parallelism N] [--stub-containers]
                                       run the workflow on this machine
+    python main.py logs [WORKFLOW] [--task NAME] [--follow]
+                                      the task logs of a submitted workflow (the latest
+                                      submission by default)
+    python main.py retry [WORKFLOW] [--wait]
+                                      re-run the failed tasks of a submitted workflow
     python main.py                    the same as submit
 
 The settings (Argo Server, token, namespace...) come from flags, environment variables
@@ -67,6 +72,18 @@ def local(args: Settings) -> int:
     return experiment.run_local(build(env), args, project_dir=PROJECT_DIR, volume_dir=volume_dir)
 
 
+def logs(args: Settings) -> int:
+    """Print the task logs of a submitted workflow."""
+    _, argo = experiment.connect(args)
+    return experiment.logs(argo, args, project_dir=PROJECT_DIR)
+
+
+def retry(args: Settings) -> int:
+    """Re-run the failed part of a submitted workflow; --wait follows it to its end."""
+    _, argo = experiment.connect(args)
+    return experiment.retry(argo, args, project_dir=PROJECT_DIR)
+
+
 def config(args: Settings) -> int:
     """Show the effective settings; --show-origin says where each came from."""
     return experiment.config(args)
@@ -78,6 +95,8 @@ COMMANDS = {
     "config": config,
     "submit": submit,
     "local": local,
+    "logs": logs,
+    "retry": retry,
 }
 
 

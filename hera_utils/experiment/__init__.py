@@ -5,7 +5,8 @@ and layout, and hands one function per subcommand to `main`, which parses the co
 (every hera_utils setting plus the options of the subcommands), runs the subcommand and
 turns hera_utils errors into the documented exit codes, without a traceback.
 
-One module per subcommand (`render`, `check`, `config`, `submit`, `local`); `arguments` holds the
+One module per subcommand (`render`, `check`, `config`, `submit`, `local`; `followup` for
+`logs` and `retry`); `arguments` holds the
 command line and `dispatch` the entry point; `paths` the directories a run writes to.
 """
 
@@ -21,6 +22,7 @@ from hera_utils.experiment.arguments import (
 from hera_utils.experiment.check import check
 from hera_utils.experiment.config import config
 from hera_utils.experiment.dispatch import Command, main
+from hera_utils.experiment.followup import logs, retry
 from hera_utils.experiment.local import run_local
 from hera_utils.experiment.paths import LOCAL_VOLUME_DIR, RUNS_DIR, local_volume_dir, runs_dir
 from hera_utils.experiment.render import render
@@ -37,10 +39,12 @@ __all__ = [
     "config",
     "connect",
     "local_volume_dir",
+    "logs",
     "main",
     "parse_args",
     "parser",
     "render",
+    "retry",
     "run_local",
     "runs_dir",
     "submit",

@@ -23,10 +23,13 @@ _COMMANDS_OF_OPTION: dict[str, tuple[str, ...]] = {
     "output": ("render",),
     "json": ("check",),
     "show_origin": ("config",),
-    "wait": ("submit",),
-    "wait_timeout": ("submit",),
-    "poll_interval": ("submit",),
-    "runs_dir": ("submit", "local"),
+    "wait": ("submit", "retry"),
+    "wait_timeout": ("submit", "retry"),
+    "poll_interval": ("submit", "retry"),
+    "runs_dir": ("submit", "local", "logs", "retry"),
+    "workflow": ("logs", "retry"),
+    "task": ("logs",),
+    "follow": ("logs",),
     "volume_dir": ("local",),
     "parallelism": ("local",),
     "stub_containers": ("local",),
@@ -55,6 +58,12 @@ def parser(
         choices=list(commands),
         help=f"what to do (default: {DEFAULT_COMMAND})",
     )
+    p.add_argument(
+        "workflow",
+        nargs="?",
+        metavar="WORKFLOW",
+        help="logs, retry: the workflow (default: the latest submission recorded in runs/)",
+    )
     group = p.add_argument_group("options of the subcommands")
     group.add_argument(
         "-o",
@@ -70,20 +79,26 @@ def parser(
         action="store_true",
         help="config: say where each value came from",
     )
-    group.add_argument("--wait", action="store_true", help="submit: follow the run to its end")
+    group.add_argument(
+        "--wait", action="store_true", help="submit, retry: follow the run to its end"
+    )
+    group.add_argument("--task", metavar="NAME", help="logs: only this task's log")
+    group.add_argument(
+        "--follow", action="store_true", help="logs: keep printing until the workflow ends"
+    )
     group.add_argument(
         "--wait-timeout",
         type=float,
         default=DEFAULT_WAIT_TIMEOUT,
         metavar="SECONDS",
-        help="submit --wait: stop waiting after this long (the workflow goes on)",
+        help="submit/retry --wait: stop waiting after this long (the workflow goes on)",
     )
     group.add_argument(
         "--poll-interval",
         type=float,
         default=DEFAULT_POLL_INTERVAL,
         metavar="SECONDS",
-        help="submit --wait: time between two looks at the workflow",
+        help="submit/retry --wait: time between two looks at the workflow",
     )
     group.add_argument(
         "--volume-dir",
@@ -93,7 +108,7 @@ def parser(
     group.add_argument(
         "--runs-dir",
         metavar="DIR",
-        help=f"submit, local: where runs are recorded (default: ./{RUNS_DIR})",
+        help=f"submit, local, logs, retry: where runs are recorded (default: ./{RUNS_DIR})",
     )
     group.add_argument("--parallelism", type=int, metavar="N", help="local: tasks run at once")
     group.add_argument(

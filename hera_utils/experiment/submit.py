@@ -13,7 +13,13 @@ from hera_utils.experiment.output import now, warn
 from hera_utils.experiment.paths import WORKFLOW_SOURCE, runs_dir
 from hera_utils.experiment.validate import refuse_invalid_workflow
 from hera_utils.settings import Settings
-from hera_utils.submission import follow, size_warning, submit_recorded, update_provenance
+from hera_utils.submission import (
+    WorkflowState,
+    follow,
+    size_warning,
+    submit_recorded,
+    update_provenance,
+)
 
 if TYPE_CHECKING:
     from hera.workflows import Workflow
@@ -96,8 +102,23 @@ def submit(
     print(f"provenance: {provenance}", flush=True)
     if not args.wait:
         return 0
+    state = follow_to_end(argo, name, args, provenance)
+    if state.phase != "Succeeded":
+        detail = f": {state.message}" if state.message else ""
+        raise WorkflowFailedError(f"workflow {name} ended {state.phase}{detail}", hint=ui_url)
+    print(f"workflow {name} succeeded")
+    return 0
+
+
+def follow_to_end(
+    argo: ArgoServer, name: str, args: Settings, provenance: Path | None
+) -> WorkflowState:
+    """Follow workflow `name` to its end, printing its progress and each failed task's log
+    tail as soon as it fails; record the final phase in `provenance` (when known)."""
+    from hera_utils.experiment.followup import FailedTaskLogs
+
     state = follow(
-        service,
+        argo.workflows_service(),
         name,
         argo.namespace,
         timeout=args.wait_timeout,
@@ -105,10 +126,8 @@ def submit(
         poll_interval=args.poll_interval,
         report=lambda state: print(f"  {state}", flush=True),
         notice=lambda message: print(f"  note: {message}", flush=True),
+        watch=FailedTaskLogs(argo, name),
     )
-    update_provenance(provenance, phase=state.phase, finished_at=now())
-    if state.phase != "Succeeded":
-        detail = f": {state.message}" if state.message else ""
-        raise WorkflowFailedError(f"workflow {name} ended {state.phase}{detail}", hint=ui_url)
-    print(f"workflow {name} succeeded")
-    return 0
+    if provenance is not None:
+        update_provenance(provenance, phase=state.phase, finished_at=now())
+    return state

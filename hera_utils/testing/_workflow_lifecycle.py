@@ -30,7 +30,7 @@ PHASE_LABEL = "workflows.argoproj.io/phase"
 COMPLETED_LABEL = "workflows.argoproj.io/completed"
 OMITTED = "Omitted"
 FAILURE_MESSAGES = {FAILED: "Error (exit code 1)", ERROR: "pod deleted"}
-_MAX_POD_NAME_PREFIX = 63 - 10 - 1  # Argo keeps room for "-" and a 10-digit hash
+_MAX_POD_NAME_PREFIX = 253 - 10 - 1  # Argo keeps room for "-" and a 10-digit hash
 
 # A task's log: bytes, or a callable (task name, attempt, phase) -> bytes.
 LogSource = bytes | Callable[[str, int, str], bytes]

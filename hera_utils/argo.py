@@ -47,6 +47,9 @@ def argo_server(cluster: KubernetesCluster | None, args: Any) -> ArgoServer:
 class ArgoServer:
     """An Argo Server reached over HTTP(S) with a token source, for one namespace."""
 
+    via = "argo-server"  # how workflows are submitted (see `k8s_workflows`)
+    has_ui = True
+
     def __init__(
         self,
         endpoint: ArgoEndpoint,

@@ -180,9 +180,15 @@ def _check_config(args: Any) -> CheckResult:
 
 
 def _cluster_needed(args: Any) -> bool:
+    from .k8s_workflows import submit_path
     from .tokens import token_needs_cluster
 
-    return bool(args.k8s_volume_claim_name or args.k8s_configmap_name or token_needs_cluster(args))
+    return bool(
+        args.k8s_volume_claim_name
+        or args.k8s_configmap_name
+        or token_needs_cluster(args)
+        or submit_path(args) == "kubernetes"
+    )
 
 
 def _cluster_configured(args: Any) -> bool:
@@ -304,7 +310,18 @@ def _check_permissions(cluster: Any) -> str:
 
 def _argo_checks(args: Any, cluster_future: Future[Any], results: dict[str, CheckResult]) -> None:
     from .argo import ArgoServer
+    from .k8s_workflows import submit_path
     from .tokens import TokenSource, token_needs_cluster, token_source
+
+    if submit_path(args) == "kubernetes":
+        reason = (
+            "not used: workflows go through the Kubernetes API (argo_submit_via="
+            f"{getattr(args, 'argo_submit_via', None) or 'auto'}"
+            + (", argo_server unset)" if not getattr(args, "argo_server", None) else ")")
+        )
+        for name in ("argo_server", "argo_auth", "argo_namespace"):
+            results[name] = CheckResult(name, None, reason)
+        return
 
     # The server's version needs no token: ask it while the cluster checks run.
     try:

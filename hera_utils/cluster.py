@@ -333,6 +333,18 @@ class KubernetesCluster:
 
     # -- plumbing ---------------------------------------------------------------------------
 
+    def call(
+        self,
+        what: str,
+        method: Callable[..., T],
+        *args: Any,
+        setting: str = "k8s_config_file",
+        **kwargs: Any,
+    ) -> T:
+        """Call the official client's `method` bounded by the timeout; failures become
+        `AccessError`s naming `what` and the `setting` to change."""
+        return self._call(what, method, *args, setting=setting, **kwargs)
+
     def _call(
         self,
         what: str,

@@ -19,6 +19,7 @@ from .errors import AccessError, MalformedAnswerError
 
 if TYPE_CHECKING:
     from .argo import ArgoServer
+    from .k8s_workflows import KubernetesWorkflows
 
 MAIN_CONTAINER = "main"
 POD_NAME_FORMAT_ANNOTATION = "workflows.argoproj.io/pod-name-format"
@@ -162,10 +163,15 @@ def _log_line(raw: bytes, url: str) -> LogLine:
     )
 
 
-def log_tail(argo: ArgoServer, workflow_name: str, pod: str, lines: int = 20) -> list[str]:
+def log_tail(
+    argo: ArgoServer | KubernetesWorkflows, workflow_name: str, pod: str, lines: int = 20
+) -> list[str]:
     """The last `lines` lines of a pod's main log (empty when it cannot be read)."""
     try:
-        return [line.content for line in workflow_logs(argo, workflow_name, pod=pod,
-                                                       tail_lines=lines)][-lines:]
+        if argo.via == "kubernetes":
+            read = argo.pod_log(pod, tail_lines=lines)  # type: ignore[union-attr]
+        else:
+            read = workflow_logs(argo, workflow_name, pod=pod, tail_lines=lines)  # type: ignore[arg-type]
+        return [line.content for line in read][-lines:]
     except AccessError:
         return []

@@ -31,6 +31,7 @@ from .errors import ConfigurationError
 
 DEFAULT_TIMEOUT = 10.0
 AUTH_MODES = ("auto", "token", "token-request", "sa-secret", "none")
+SUBMIT_PATHS = ("auto", "argo-server", "kubernetes")
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "how to get the Argo token",
         default="auto",
         choices=AUTH_MODES,
+    ),
+    SettingSpec(
+        "argo_submit_via",
+        "HERA_UTILS_SUBMIT_VIA",
+        "how workflows are submitted: auto (the Argo Server when argo_server is set, else "
+        "the Kubernetes API), argo-server or kubernetes",
+        default="auto",
+        choices=SUBMIT_PATHS,
     ),
     SettingSpec(
         "k8s_volume_claim_name",

@@ -9,12 +9,21 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hera_utils.errors import ConfigurationError, WorkflowFailedError
 from hera_utils.experiment.paths import runs_dir
-from hera_utils.logs import FAILED_PHASES, log_tail, task_pods, workflow_logs
+from hera_utils.logs import (
+    FAILED_PHASES,
+    LogLine,
+    TaskPod,
+    log_tail,
+    task_pods,
+    workflow_logs,
+)
 from hera_utils.settings import Settings
 
 if TYPE_CHECKING:
@@ -74,11 +83,39 @@ def logs(argo: ArgoServer, args: Settings, *, project_dir: Path) -> int:
             hint=f"choose one of: {known}",
             setting="task",
         )
-    for pod in wanted or [None]:
-        for line in workflow_logs(argo, name, pod=pod.pod if pod else None, follow=args.follow):
-            task = names.get(line.pod) or line.pod
-            print(f"{task}: {line.content}" if not args.task else line.content, flush=args.follow)
+    if argo.via == "kubernetes":
+        lines = _pod_logs(argo, name, wanted, follow=args.follow)
+    else:
+        lines = _server_logs(argo, name, wanted, follow=args.follow)
+    for line in lines:
+        names.setdefault(line.pod, line.pod)
+        task = names[line.pod]
+        print(f"{task}: {line.content}" if not args.task else line.content, flush=args.follow)
     return 0
+
+
+def _server_logs(argo: Any, name: str, wanted: list[TaskPod] | None, *, follow: bool
+                 ) -> Iterator[LogLine]:
+    for pod in wanted or [None]:
+        yield from workflow_logs(argo, name, pod=pod.pod if pod else None, follow=follow)
+
+
+def _pod_logs(argo: Any, name: str, wanted: list[TaskPod] | None, *, follow: bool
+              ) -> Iterator[LogLine]:
+    """Each task pod's log in turn; when following, the pods started meanwhile too."""
+    done: set[str] = set()
+    while True:
+        workflow = argo.get_workflow(name)
+        pods = wanted or [pod for pod in task_pods(workflow) if pod.phase != "Pending"]
+        for pod in pods:
+            if pod.pod not in done:
+                done.add(pod.pod)
+                yield from argo.pod_log(pod.pod, follow=follow)
+        finished = (workflow.get("status") or {}).get("phase") not in (None, "", "Pending",
+                                                                       "Running")
+        if not follow or wanted or finished:
+            return
+        time.sleep(1.0)  # new pods are started by the controller: look again
 
 
 class FailedTaskLogs:

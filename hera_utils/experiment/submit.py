@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from hera_utils.argo import ArgoServer
     from hera_utils.cluster import KubernetesCluster
+    from hera_utils.k8s_workflows import KubernetesWorkflows
 
 
 # An invalid workflow: the user's to fix, not the server's (exit code 2).
@@ -33,13 +34,19 @@ REJECTED_STATUSES = (400, 422)
 
 
 def rejection_reason(error: ServerError) -> str:
-    """The Argo Server's own reason, out of the message `http.hera_error` built around it."""
-    found = re.search(r"failed with HTTP \d+ \((.*)\)\s*$", error.message, re.DOTALL)
-    return found[1] if found else error.message
+    """The server's own reason, out of the message `http.hera_error` (Argo Server) or
+    `cluster` (Kubernetes API) built around it."""
+    for pattern in (r"failed with HTTP \d+ \((.*)\)\s*$", r"\(HTTP \d+: (.*)\)\s*$"):
+        found = re.search(pattern, error.message, re.DOTALL)
+        if found:
+            return found[1]
+    return error.message
 
 
-def connect(args: Settings) -> tuple[KubernetesCluster | None, ArgoServer]:
-    """Run the access checks, then return the cluster (None when not needed) and Argo Server.
+def connect(args: Settings) -> tuple[KubernetesCluster | None, ArgoServer | KubernetesWorkflows]:
+    """Run the access checks, then return the cluster (None when not needed) and what
+    workflows are submitted through: the Argo Server, or the Kubernetes API
+    (`argo_submit_via`, by default the Argo Server when `argo_server` is set).
 
     A failed check prints the table to stderr and raises one error naming every failed
     check with its hint (exit code 3, or 2 for a configuration error).
@@ -47,6 +54,7 @@ def connect(args: Settings) -> tuple[KubernetesCluster | None, ArgoServer]:
     from hera_utils.argo import argo_server
     from hera_utils.checks import run_checks
     from hera_utils.cluster import k8s_cluster
+    from hera_utils.k8s_workflows import KubernetesWorkflows, submit_path
 
     report = run_checks(args)
     error = failed_checks_error(report)
@@ -54,11 +62,13 @@ def connect(args: Settings) -> tuple[KubernetesCluster | None, ArgoServer]:
         print(report.render(), file=sys.stderr)
         raise error
     cluster = k8s_cluster(args) if report.check("cluster").ok else None
+    if submit_path(args) == "kubernetes" and cluster is not None:
+        return cluster, KubernetesWorkflows(cluster, args.argo_service_account)
     return cluster, argo_server(cluster, args)
 
 
 def submit(
-    argo: ArgoServer,
+    argo: ArgoServer | KubernetesWorkflows,
     workflow: Workflow,
     args: Settings,
     *,
@@ -83,7 +93,7 @@ def submit(
             rendered_yaml=rendered,
             inputs=inputs,
             project_dir=project_dir,
-            record={"namespace": argo.namespace, "argo_server": argo.url},
+            record=_submitted_through(argo),
             ui_url=argo.ui_url,
             say=lambda message: print(f"note: {message}", flush=True),
         )
@@ -91,14 +101,14 @@ def submit(
         if error.status not in REJECTED_STATUSES:
             raise
         raise ConfigurationError(
-            f"the Argo Server rejected the workflow: {rejection_reason(error)}",
+            f"{_name_of(argo)} rejected the workflow: {rejection_reason(error)}",
             hint=f"fix it in {WORKFLOW_SOURCE} (python main.py render shows what is sent)",
         ) from None
     name, provenance = submitted.name, submitted.provenance
     ui_url = argo.ui_url(name)
     verb = "found workflow" if submitted.resumed else "submitted workflow"
     print(f"{verb} {name} to namespace {argo.namespace}")
-    print(f"Argo UI: {ui_url}", flush=True)
+    print(f"{'Argo UI' if argo.has_ui else 'see it with'}: {ui_url}", flush=True)
     print(f"provenance: {provenance}", flush=True)
     if not args.wait:
         return 0
@@ -110,8 +120,19 @@ def submit(
     return 0
 
 
+def _name_of(argo: ArgoServer | KubernetesWorkflows) -> str:
+    return "the Argo Server" if argo.via == "argo-server" else "the Kubernetes API"
+
+
+def _submitted_through(argo: ArgoServer | KubernetesWorkflows) -> dict[str, str]:
+    """What provenance.json records of the path a workflow took."""
+    if argo.via == "argo-server":
+        return {"namespace": argo.namespace, "argo_server": argo.url, "submitted_via": argo.via}
+    return {"namespace": argo.namespace, "kubernetes_api": argo.url, "submitted_via": argo.via}
+
+
 def follow_to_end(
-    argo: ArgoServer, name: str, args: Settings, provenance: Path | None
+    argo: ArgoServer | KubernetesWorkflows, name: str, args: Settings, provenance: Path | None
 ) -> WorkflowState:
     """Follow workflow `name` to its end, printing its progress and each failed task's log
     tail as soon as it fails; record the final phase in `provenance` (when known)."""

@@ -119,7 +119,8 @@ CASES = [
     Case("server-white-space", env(ARGO_SERVER="argo example.org:2746"), 2, "white space"),
     Case("server-with-credentials", env(ARGO_SERVER=f"https://me:{SECRET}@argo.example.org"), 2,
          "credentials do not belong"),
-    Case("server-missing", env(ARGO_SERVER=None), 2, "no Argo Server is configured"),
+    Case("server-missing", env(ARGO_SERVER=None, HERA_UTILS_SUBMIT_VIA="argo-server"), 2,
+         "no Argo Server is configured"),
     Case("server-path-conflicts-base-href", env(ARGO_SERVER="https://a.example.org/argo/",
                                                 ARGO_BASE_HREF="/other/"), 2, "argo_base_href"),
     # -- typed settings (exit 2) --------------------------------------------------------------

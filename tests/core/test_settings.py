@@ -20,6 +20,7 @@ ROWS = [
     ("argo_namespace", "ARGO_NAMESPACE", "experiments", "experiments"),
     ("argo_service_account", "ARGO_SERVICE_ACCOUNT", "argo-workflow", "argo-workflow"),
     ("argo_auth_mode", "HERA_UTILS_ARGO_AUTH_MODE", "token-request", "token-request"),
+    ("argo_submit_via", "HERA_UTILS_SUBMIT_VIA", "kubernetes", "kubernetes"),
     ("k8s_volume_claim_name", "KUBEVOLUMECLAIMNAME", "data", "data"),
     ("k8s_configmap_name", "KUBECONFIGMAPNAME", "proxy", "proxy"),
     ("request_timeout", "HERA_UTILS_TIMEOUT", "2.5", 2.5),

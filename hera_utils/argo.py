@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import requests
 
 from .argo_endpoint import ArgoEndpoint, resolve_argo_endpoint
-from .errors import AccessError, HeraUtilsWarning, MalformedAnswerError
+from .errors import AccessError, HeraUtilsWarning, MalformedAnswerError, UnauthorizedError
 from .http import (
     BoundedSession,
     TokenAuth,
@@ -213,13 +213,13 @@ class ArgoServer:
         except requests.RequestException as error:
             raise self.unreachable(error) from None
         if response.status_code >= 400:
-            raise status_error(
+            raise self._explained(status_error(
                 response,
                 what="the Argo Server",
                 url=self.url,
                 setting="argo_server",
                 namespace=self.namespace,
-            )
+            ))
         body = parse_json(response, what="the Argo Server", url=self.url, setting="argo_server")
         if not isinstance(body, dict):
             raise AccessError(
@@ -238,9 +238,27 @@ class ArgoServer:
         except requests.RequestException as error:
             raise self.unreachable(error) from None
         except HeraException as error:
-            raise hera_exception_error(
+            raise self._explained(hera_exception_error(
                 error, what=what, url=self.url, namespace=self.namespace
-            ) from None
+            )) from None
+
+    def _explained(self, error: AccessError) -> AccessError:
+        """A rejected SSO token has expired: say so, and where a new one comes from."""
+        if isinstance(error, UnauthorizedError) and self.tokens.description.startswith(
+            "an SSO token"
+        ):
+            return UnauthorizedError(
+                f"the Argo Server at {self.url} rejected the SSO token of argo_token (401): "
+                "it has expired (an SSO token lasts as long as the Argo UI session that "
+                "issued it)",
+                hint="log in to the Argo UI again and copy the new token from its User page "
+                "into ARGO_TOKEN; or set argo_service_account and argo_auth_mode=token-request "
+                "to have tokens requested from Kubernetes",
+                setting="argo_token",
+                status=401,
+                url=self.url,
+            )
+        return error
 
     def unreachable(self, error: requests.RequestException) -> AccessError:
         """A transport failure of a request to this server, as an `AccessError` with a hint."""

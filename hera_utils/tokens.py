@@ -188,6 +188,8 @@ def _first_working(preferred: TokenSource, fallback: TokenSource) -> TokenSource
             fallback()
         except (ForbiddenError, NotFoundError):
             raise refused from None
+        # Said in doctor's detail: the source used is not the one asked for first.
+        fallback.description += f" (TokenRequest refused: {refused.message})"
         return fallback
 
 

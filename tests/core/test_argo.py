@@ -251,3 +251,25 @@ def test_workflow_templates_are_replaced_and_cleared(emulated_env, args):
     assert stored["spec"]["templates"][0]["container"]["command"] == ["echo", "second"]
     assert hera_utils.clear_workflow_template("greeter", argo) is True
     assert hera_utils.clear_workflow_template("greeter", argo) is False
+
+
+def test_the_fallback_to_the_legacy_secret_is_said_in_the_source_description(emulated_env,
+                                                                              monkeypatch):
+    emulated_env.k8s.add_service_account(emulated_env.namespace, "legacy", token_secret=True)
+    monkeypatch.setenv("ARGO_SERVICE_ACCOUNT", "legacy")
+    token_path = "/api/v1/namespaces/experiments/serviceaccounts/legacy/token"
+    emulated_env.k8s.faults.set("not-found", paths=token_path)
+    args = _service_account_args(emulated_env, monkeypatch, "auto")
+    argo = hera_utils.argo_server(hera_utils.k8s_cluster(args), args)
+    assert argo.tokens.description.startswith(
+        "the token Secret of service account 'legacy' (TokenRequest refused: ")
+
+
+def test_a_rejected_sso_token_is_said_to_have_expired(emulated_env, monkeypatch):
+    monkeypatch.setenv("ARGO_TOKEN", "Bearer v2:ZXhwaXJlZC1zc28tc2Vzc2lvbi10b2tlbg==")
+    server = ArgoServer.from_settings(None, hera_utils.parse_arguments([]))
+    with pytest.raises(UnauthorizedError) as caught:
+        server.list_workflows()
+    assert "rejected the SSO token of argo_token (401): it has expired" in caught.value.message
+    assert "log in to the Argo UI again" in caught.value.hint
+    assert "v2:ZXhw" not in caught.value.one_line()

@@ -172,7 +172,7 @@ CASES = [
     Case("argo-https-to-plain-port", _plain_http_argo, 3, "does not speak TLS"),
     Case("argo-401-token", env(ARGO_TOKEN=f"Bearer {SECRET}"), 3, "rejected the token (401"),
     Case("argo-401-bare-token", env(ARGO_TOKEN=SECRET), 3, "rejected the token"),
-    Case("argo-401-expired-sso-token", _expired_sso_token, 3, "renew ARGO_TOKEN"),
+    Case("argo-401-expired-sso-token", _expired_sso_token, 3, "it has expired"),
     Case("argo-403-namespace", act(lambda c, m, t: (
         c.tokens.add(SECRET, user="carol", namespaces={"other"}),
         m.setenv("ARGO_TOKEN", f"Bearer {SECRET}"))), 3, "refused access to namespace"),

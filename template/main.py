@@ -10,6 +10,8 @@
                                       the run to its end (exit 0 succeeded, 1 failed)
     python main.py local [--volume-dir DIR] [--parallelism N] [--stub-containers]
                                       run the workflow on this machine
+    python main.py local --retry RUN_DIR
+                                      run it again, reusing the tasks that succeeded
     python main.py logs [WORKFLOW] [--task NAME] [--follow]
                                       the task logs of a submitted workflow (the latest
                                       submission by default)

@@ -33,6 +33,7 @@ _COMMANDS_OF_OPTION: dict[str, tuple[str, ...]] = {
     "volume_dir": ("local",),
     "parallelism": ("local",),
     "stub_containers": ("local",),
+    "retry_run": ("local",),
 }
 
 
@@ -111,6 +112,12 @@ def parser(
         help=f"submit, local, logs, retry: where runs are recorded (default: ./{RUNS_DIR})",
     )
     group.add_argument("--parallelism", type=int, metavar="N", help="local: tasks run at once")
+    group.add_argument(
+        "--retry",
+        dest="retry_run",
+        metavar="RUN_DIR",
+        help="local: re-run the local run in RUN_DIR, reusing the tasks that succeeded",
+    )
     group.add_argument(
         "--stub-containers",
         action="store_true",

@@ -26,6 +26,7 @@ def run_local(
     """Run `workflow` on this machine; return 0, or raise `WorkflowFailedError`.
 
     The run is recorded in `runs/<workflow-name>/` (summary.json and one log per task).
+    With `--retry RUN_DIR` the tasks that succeeded in that run are not run again.
     """
     from hera_utils.local import run_locally
 
@@ -40,6 +41,7 @@ def run_local(
         volume_dir=volume_dir,
         # Tasks run from the project, so Hera runner scripts can import its modules.
         work_dir=project_dir,
+        reuse=args.retry_run,
     )
     if not result.succeeded:
         report = failure_report(result.tasks, project_dir / WORKFLOW_SOURCE)
@@ -47,7 +49,8 @@ def run_local(
             print("\n".join(report), file=sys.stderr, flush=True)
         raise WorkflowFailedError(
             f"local run {result.name} ended {result.phase}: {result.message}",
-            hint=f"see the task logs in {result.run_dir}",
+            hint=f"see the task logs in {result.run_dir}; after a fix, python main.py local "
+            f"--retry {result.run_dir} re-runs only what did not succeed",
         )
     if any(volume_dir.iterdir()):
         print(f"files written by the tasks: {volume_dir}")

@@ -37,6 +37,9 @@ class RunOptions:
     stub_containers: bool = False
     runtime: ContainerRuntime | None = None
     runtime_problem: str = ""
+    # Tasks that succeeded in an earlier run, by node path, not run again (`reuse`).
+    reusable: Mapping[str, Any] = field(default_factory=dict)
+    reused_from: Path | None = None
     # Marks this run's task processes (see `reaper`): unique even for runs of one name.
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
 

@@ -37,6 +37,8 @@ MAX_LOOP_ITEMS = 50_000
 MAX_NODES = 50_000
 # File names on this machine hold at most 255 bytes; Kubernetes names at most 253 characters.
 MAX_NAME_LENGTH = 253
+# A run's summary.json read back to re-run it (`reuse`).
+MAX_SUMMARY_BYTES = 256 * 1024 * 1024
 
 
 class LimitError(ValueError):

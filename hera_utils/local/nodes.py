@@ -104,6 +104,7 @@ class Node:
     logs: list[Path] = field(default_factory=list)
     attempt_of: Node | None = field(default=None, repr=False)  # set on a Retry's attempts
     stubbed: bool = False
+    reused: bool = False  # its outputs come from an earlier run (`reuse`)
     kind: str | None = None  # template kind for Pod nodes: script or container
 
     @property

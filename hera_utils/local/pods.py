@@ -19,6 +19,8 @@ from .context import DEADLINE_MESSAGE, NodeError, Operator
 from .launch import Launch, Launcher
 from .limits import MAX_PARAMETER_BYTES, LimitError
 from .nodes import ERROR, FAILED, RUNNING, SUCCEEDED, Node
+from .reuse import apply as apply_reused
+from .reuse import reuse_for
 from .scope import published_globals
 from .values import duration_seconds, format_value, min_positive_seconds
 
@@ -40,6 +42,14 @@ class PodRunner:
         node.logs.append(log_path)
         spec = body[kind]
         outputs = (body.get("outputs") or {}).get("parameters") or []
+        found = reuse_for(node, self.options.reusable) if self.options.reusable else None
+        if found is not None:
+            apply_reused(node, found, log_path, self.options.reused_from)
+            node.reused = True
+            node.finish(SUCCEEDED)
+            self.op.global_scope.update(published_globals(outputs, node))
+            self.op.finished(node, was="none")
+            return
         if kind == "container" and self.options.stub_containers:
             self._stub(node, spec, outputs, log_path)
             return

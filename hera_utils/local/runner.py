@@ -11,6 +11,7 @@ import shutil
 import signal
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from .loader import load_workflow
 from .model import WorkflowModel
 from .nodes import SUCCEEDED, utc_now
 from .progress import PROGRESS_MODES, make_progress, shown_path
+from .reuse import read_reusable
 from .run_dirs import claim_run_dir
 from .summary import LocalRunResult, task_entries, write_summary
 
@@ -42,6 +44,7 @@ def run_locally(
     progress: str = "auto",
     container_runtime: str | None = None,
     templates: Sequence[Any] = (),
+    reuse: str | os.PathLike[str] | None = None,
 ) -> LocalRunResult:
     """Run `workflow` here, as Argo would, and write `runs_dir/<name>/summary.json`.
 
@@ -54,7 +57,8 @@ def run_locally(
     tasks need docker or podman (`container_runtime`: name or path; "none" disables them),
     unless `stub_containers` marks them done without running them. `volume_dir`, if
     given, is created and passed to tasks as `HERA_UTILS_VOLUME_DIR`. `progress` is
-    `auto`, `live`, `plain` or `quiet`.
+    `auto`, `live`, `plain` or `quiet`. `reuse` names an earlier run's directory: its
+    tasks that succeeded (same node path and inputs) keep their outputs and are not run.
 
     Returns a `LocalRunResult`; a failed run is not an exception (`succeeded` is False).
     Raises `ConfigurationError` before anything runs if the workflow or the options cannot
@@ -68,6 +72,7 @@ def run_locally(
         raise ConfigurationError(f"progress must be one of {', '.join(PROGRESS_MODES)}, "
                                  f"not {progress!r}")
     workers = _parallelism(parallelism)
+    reusable = read_reusable(reuse) if reuse is not None else {}
     model = WorkflowModel(load_workflow(workflow, list(templates)), parameters)
     validate_workflow(model)
     name = _run_name(model)
@@ -79,6 +84,8 @@ def run_locally(
         options = _run_options(model, run_dir, workers, work_dir=work_dir,
                                volume_dir=volume_dir, stub_containers=stub_containers,
                                container_runtime=container_runtime)
+        if reuse is not None:
+            options = replace(options, reusable=reusable, reused_from=Path(reuse))
         return _run(WorkflowOperator(model, name, options, make_progress(progress)))
     finally:
         claim.close()

@@ -40,6 +40,8 @@ class TaskResult:
     finished_at: str | None = None
     stubbed: bool = False
     logs: tuple[Path, ...] = ()
+    inputs: dict[str, str] = field(default_factory=dict)
+    reused: bool = False
 
     @property
     def result(self) -> str | None:
@@ -116,6 +118,8 @@ def task_entries(nodes: list[Node], root: Node | None, run_dir: Path) -> list[Ta
             finished_at=_time(node.finished_at),
             stubbed=last.stubbed,
             logs=logs,
+            inputs=dict(node.inputs),
+            reused=last.reused,
         ))
     return entries
 
@@ -172,6 +176,10 @@ def _entry(task: TaskResult, run_dir: Path) -> dict[str, Any]:
         entry["logs"] = [_relative(log, run_dir) for log in task.logs]
     if task.stubbed:
         entry["stubbed"] = True
+    if task.reused:
+        entry["reused"] = True
+    if task.inputs:
+        entry["inputs"] = task.inputs
     return entry
 
 

@@ -159,3 +159,30 @@ def test_config_shows_environment_py_defaults_labelled_and_help_shows_them(
     refused = run_main(project, "render", "--show-origin")
     assert refused.returncode == 2
     assert "--show-origin applies to config" in refused.stderr
+
+
+def test_local_retry_reruns_only_the_tasks_that_did_not_succeed(project: Path) -> None:
+    import json
+
+    workflow = project / "workflow.py"
+    edit(workflow, "    os.makedirs(output_dir, exist_ok=True)\n",
+         "    os.makedirs(output_dir, exist_ok=True)\n"
+         '    if borough == "VILLEURBANNE" and os.path.exists("broken"):\n'
+         '        raise ValueError(f"no data for {borough}")\n')
+    (project / "broken").touch()
+    earlier = {p.parent.resolve() for p in project.glob("runs/*/summary.json")}
+    first = run_main(project, "local")
+    assert first.returncode == 1, first.stdout + first.stderr
+    hint = re.search(r"python main.py local --retry (\S+) re-runs only", first.stderr)
+    assert hint, first.stderr
+    (project / "broken").unlink()
+    again = run_main(project, "local", "--retry", hint[1])
+    assert again.returncode == 0, again.stdout + again.stderr
+    failed_run = (project / hint[1]).resolve()  # printed relative to the project, or not
+    (latest,) = [p for p in (project / "runs").glob("*/summary.json")
+                 if p.parent.resolve() not in {failed_run, *earlier}]
+    tasks = json.loads(latest.read_text())["tasks"]
+    reused = {task["name"] for task in tasks if task.get("reused")}
+    ran = {task["name"] for task in tasks if not task.get("reused")}
+    assert reused and all("villeurbanne" not in name for name in reused)
+    assert any("villeurbanne" in name for name in ran) and "summarize" in ran, (ran, reused)

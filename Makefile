@@ -7,7 +7,7 @@ DEMO_DIR ?= build/demo-experiment
 # package index, so that the journey test installs a fresh environment offline.
 WHEELHOUSE := build/wheelhouse
 
-.PHONY: demo test lint bench clean wheelhouse
+.PHONY: demo test lint bench clean wheelhouse conformance
 
 ## lint: ruff on the whole repository
 lint: $(BIN)/hera-utils
@@ -41,6 +41,10 @@ test: $(BIN)/hera-utils $(WHEELHOUSE)/.filled
 ## bench: print the benchmark ratios
 bench: $(BIN)/hera-utils
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+## conformance: run Argo's own examples locally (EXAMPLES=dir; not part of the tests)
+conformance: $(BIN)/hera-utils
+	$(BIN)/python tools/conformance.py $(EXAMPLES) --table
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache

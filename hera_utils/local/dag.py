@@ -9,6 +9,7 @@ from its target tasks (`assessDAGPhase`).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ class _DagRun:
     completed: asyncio.Queue[asyncio.Future[Node]] = field(default_factory=asyncio.Queue)
     failed_fast: Node | None = None
     in_flight: int = 0  # the most tasks started and not yet done (see `_start_ready`)
+    targets: list[str] = field(default_factory=list)
+    wanted: set[str] | None = None  # with `dag.target`: the tasks that run (else all)
     waiting: int = 0  # ready tasks held back, as last told to the progress display
 
 
@@ -66,8 +69,17 @@ async def run_dag(op: Operator, node: Node, original: Mapping[str, Any],
                   fail_fast=truthy(body["dag"].get("failFast", True)),
                   in_flight=IN_FLIGHT_PER_SLOT * op.options.parallelism)
     run.unmet = {name: len(plan.dependencies(name)) for name in plan.tasks}
-    run.ready.extend(name for name, count in run.unmet.items() if count == 0)
     node.start()
+    try:
+        run.targets = _targets_of(plan, body)
+    except ValueError as error:
+        node.finish(ERROR, str(error))
+        return
+    if plan.explicit_target:
+        # As the controller walks from the targets: tasks they do not need never run.
+        run.wanted = plan.needed_by(run.targets)
+    run.ready.extend(name for name, count in run.unmet.items()
+                     if count == 0 and (run.wanted is None or name in run.wanted))
     try:
         _start_ready(op, run)
         while run.running:
@@ -108,7 +120,7 @@ def _task_done(run: _DagRun, task_name: str, task_node: Node) -> None:
     run.variables.add(task_name, task_node)
     for dependent in run.plan.dependents(task_name):
         run.unmet[dependent] -= 1
-        if run.unmet[dependent] == 0:
+        if run.unmet[dependent] == 0 and (run.wanted is None or dependent in run.wanted):
             run.ready.append(dependent)
     if (run.fail_fast and run.failed_fast is None and task_node.failed_or_error
             and not continues_on(run.tasks[task_name], task_node.phase)
@@ -118,7 +130,7 @@ def _task_done(run: _DagRun, task_name: str, task_node: Node) -> None:
 
 def _finish_dag(op: Operator, run: _DagRun, body: dict[str, Any]) -> None:
     node = run.node
-    not_started = len(run.plan.tasks) - len(run.finished)
+    not_started = len(run.plan.tasks if run.wanted is None else run.wanted) - len(run.finished)
     if run.failed_fast is not None and not_started:
         # failFast (the default): once a task fails and no other task handles that
         # failure, the DAG starts nothing new, lets running tasks end, and fails
@@ -129,7 +141,7 @@ def _finish_dag(op: Operator, run: _DagRun, body: dict[str, Any]) -> None:
         op.run_notes.append(
             f"failFast: {not_started} task(s) of '{node.display_name}' not started")
         return
-    phase, target = _assess_dag(run.plan, run.tasks, run.finished)
+    phase, target = _assess_dag(run.plan, run.targets, run.tasks, run.finished)
     if phase != SUCCEEDED:
         node.finish(phase, f"child '{target}' {phase.lower()}")
         return
@@ -157,12 +169,34 @@ def _depends_outcome(op: Operator, run: _DagRun, task_name: str) -> Node | None:
 async def _run_task(op: Operator, run: _DagRun, task_name: str) -> Node:
     # Like Argo, a task sees the outputs of its ancestors only.
     visible = run.variables.seen_by(lambda name: run.plan.is_ancestor(name, task_name))
-    call = substitute(run.tasks[task_name], op.lookup(visible))
+    call = substitute(_without_absent_outputs(run, run.tasks[task_name]), op.lookup(visible))
     outcome = await run_call_or_loop(op, f"{run.node.name}.{task_name}", task_name, call,
                                      run.scope, run.node, run.limit,
                                      group_type=NodeType.TASK_GROUP)
     assert isinstance(outcome, Node)  # with a group type, a loop is one TaskGroup node
     return outcome
+
+
+_OUTPUT_REFERENCE = re.compile(
+    r"^\{\{\s*tasks\.(?P<task>[^{}]+?)\.outputs\.parameters\.(?P<name>[^.{}\s]+)\s*\}\}$")
+
+
+def _without_absent_outputs(run: _DagRun, task: dict[str, Any]) -> dict[str, Any]:
+    """`task` without the arguments that only name an output a Skipped or Omitted task
+    never made (Argo v4.1 drops them, so the consumer's input default applies)."""
+    parameters = (task.get("arguments") or {}).get("parameters") or []
+    kept = []
+    for parameter in parameters:
+        found = _OUTPUT_REFERENCE.match(str(parameter.get("value", ""))) \
+            if isinstance(parameter, dict) else None
+        producer = run.finished.get(found["task"]) if found else None
+        if producer is not None and producer.phase in (SKIPPED, OMITTED) \
+                and found is not None and found["name"] not in producer.parameters:
+            continue
+        kept.append(parameter)
+    if len(kept) == len(parameters):
+        return task
+    return {**task, "arguments": {**task["arguments"], "parameters": kept}}
 
 
 def _task_results(node: Node) -> TaskResults:
@@ -175,7 +209,18 @@ def _task_results(node: Node) -> TaskResults:
         all_failed=bool(children) and all(child.phase == FAILED for child in children))
 
 
-def _assess_dag(plan: DagPlan, tasks: Mapping[str, Mapping[str, Any]],
+def _targets_of(plan: DagPlan, body: dict[str, Any]) -> list[str]:
+    """The DAG's target tasks; a `{{tag}}` target is read from the resolved template."""
+    if not plan.deferred_target:
+        return plan.targets
+    targets = str(body["dag"].get("target") or "").split()
+    unknown = [name for name in targets if name not in plan.tasks]
+    if unknown or not targets:
+        raise ValueError(f"target '{' '.join(unknown) or '(empty)'}' is not a task of the DAG")
+    return targets
+
+
+def _assess_dag(plan: DagPlan, targets: list[str], tasks: Mapping[str, Mapping[str, Any]],
                 finished: Mapping[str, Node]) -> tuple[str, str]:
     """The DAG's phase once every task is done (the controller's assessDAGPhase).
 
@@ -205,7 +250,7 @@ def _assess_dag(plan: DagPlan, tasks: Mapping[str, Mapping[str, Any]],
                 branch[name] = list(dict.fromkeys(child.phase for child in node.children))
             else:
                 branch[name] = [node.phase]
-    for target in plan.targets:
+    for target in targets:
         phase = target_phase.get(target)
         if phase is not None and phase in FAILED_OR_ERROR \
                 and not continues_on(tasks.get(target, {}), phase):

@@ -29,6 +29,8 @@ class DagPlan:
     tasks: dict[str, dict[str, Any]]
     depends: dict[str, DependsExpression | None]
     targets: list[str] = field(default_factory=list)
+    explicit_target: bool = False  # `dag.target` given: only it and what it needs run
+    deferred_target: bool = False  # `dag.target` is a {{tag}}: resolved when the DAG runs
     order: list[str] = field(default_factory=list)  # every task after its dependencies
     _dependencies: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _dependents: dict[str, list[str]] = field(default_factory=dict, repr=False)
@@ -46,6 +48,16 @@ class DagPlan:
             other for task, expression in self.depends.items() if expression is not None
             for other in expression.tasks
             if other != task and expression.names_failure_of(other))
+
+    def needed_by(self, targets: list[str]) -> set[str]:
+        """The targets and every task they depend on, directly or not."""
+        needed, stack = set(targets), list(targets)
+        while stack:
+            for dependency in self.dependencies(stack.pop()):
+                if dependency not in needed:
+                    needed.add(dependency)
+                    stack.append(dependency)
+        return needed
 
     def dependencies(self, name: str) -> list[str]:
         """The tasks `name` waits for."""
@@ -98,7 +110,9 @@ def build_dag_plan(template: Mapping[str, Any]) -> DagPlan:
                                          f"'{dependency}'")
     plan = DagPlan(tasks=tasks, depends=depends)
     plan.order = _topological_order(plan)
-    plan.targets = _targets(dag, plan)
+    plan.explicit_target = bool(dag.get("target"))
+    plan.deferred_target = "{{" in str(dag.get("target") or "")
+    plan.targets = [] if plan.deferred_target else _targets(dag, plan)
     return plan
 
 

@@ -151,6 +151,8 @@ class Launcher:
         if script not in self._scripts:
             script.parent.mkdir(exist_ok=True)
             script.write_text(source, encoding="utf-8")
+            # Argo stages the script executable (mode 0755): `command: [sh, -c]` runs it.
+            script.chmod(0o755)
             self._scripts.add(script)
         args = [str(word) for word in spec.get("args") or []]
         return [executors.python_interpreter(command[0]), *command[1:], *args, str(script)]

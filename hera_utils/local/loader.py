@@ -45,6 +45,7 @@ def load_workflow(source: Any,
     documents, origin = _documents(source)
     for extra in templates or []:
         documents.extend(_documents(extra)[0])
+    documents = [_from_cron(doc) for doc in documents]
     runnable = [doc for doc in documents if isinstance(doc, dict)
                 and doc.get("kind", "Workflow") in _RUNNABLE_KINDS and "spec" in doc]
     workflows = [doc for doc in runnable if doc.get("kind", "Workflow") == "Workflow"]
@@ -63,6 +64,23 @@ def load_workflow(source: Any,
         if name:
             library[name] = doc
     return LoadedWorkflow(manifest=manifest, library=library, origin=origin)
+
+
+def _from_cron(document: Any) -> Any:
+    """The Workflow a CronWorkflow starts: its `workflowSpec`, named after it (as the
+    controller names the workflows it creates, with a suffix)."""
+    if not isinstance(document, dict) or document.get("kind") != "CronWorkflow":
+        return document
+    spec = document.get("spec") if isinstance(document.get("spec"), dict) else {}
+    workflow_spec = spec.get("workflowSpec")
+    if not isinstance(workflow_spec, dict):
+        raise ConfigurationError("the CronWorkflow has no spec.workflowSpec to run",
+                                 hint="a CronWorkflow's spec.workflowSpec holds the workflow")
+    name = str((document.get("metadata") or {}).get("name") or "cron")
+    metadata = dict(spec.get("workflowMetadata") or {})
+    metadata.setdefault("generateName", f"{name}-")
+    return {"apiVersion": document.get("apiVersion", "argoproj.io/v1alpha1"),
+            "kind": "Workflow", "metadata": metadata, "spec": workflow_spec}
 
 
 def _check_shapes(documents: list[dict[str, Any]], origin: str) -> None:

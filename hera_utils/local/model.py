@@ -18,6 +18,7 @@ from hera_utils.errors import ConfigurationError
 from .dag_plan import DagPlan, build_dag_plan
 from .loader import LoadedWorkflow
 from .parameters import ParameterProblem, resolve_parameters
+from .values import format_value
 
 __all__ = ["OTHER_KINDS", "POD_KINDS", "RUNNABLE_KINDS", "TemplateScope", "WorkflowModel",
            "template_kind"]
@@ -83,6 +84,22 @@ class WorkflowModel:
         hooks = self.spec.get("hooks") or {}
         exit_hook = hooks.get("exit") or {}
         return self.spec.get("onExit") or exit_hook.get("template")
+
+    @property
+    def exit_arguments(self) -> list[dict[str, Any]]:
+        """The `arguments.parameters` of the `exit` lifecycle hook (the exit handler's)."""
+        hooks = self.spec.get("hooks") or {}
+        exit_hook = hooks.get("exit") or {}
+        parameters = (exit_hook.get("arguments") or {}).get("parameters") or []
+        return [p for p in parameters if isinstance(p, dict) and p.get("name")]
+
+    def output_defaults(self, template_name: str) -> dict[str, str]:
+        """The `valueFrom.default` of each output parameter of a workflow template."""
+        template = self.scope.templates.get(template_name)
+        parameters = ((template or {}).get("outputs") or {}).get("parameters") or []
+        return {str(p["name"]): format_value(p["valueFrom"]["default"]) for p in parameters
+                if isinstance(p, dict) and p.get("name") and isinstance(p.get("valueFrom"), dict)
+                and "default" in p["valueFrom"]}
 
     def generate_name(self, rng: random.Random | None = None) -> str:
         """`metadata.name`, or `generateName` plus five random characters (as Argo does)."""

@@ -42,7 +42,7 @@ from .nodes import (
     timestamp,
     utc_now,
 )
-from .parameters import ParameterProblem, resolve_parameters
+from .parameters import ParameterProblem, hook_arguments, resolve_parameters
 from .pods import PodRunner, run_suspend
 from .progress import Progress
 from .reaper import become_subreaper, stop_escaped
@@ -152,9 +152,10 @@ class WorkflowOperator:
             await asyncio.sleep(0.25)
             self.progress.tick()
 
-    async def _run_root(self, name: str, template: str) -> Node:
+    async def _run_root(self, name: str, template: str,
+                        arguments: dict[str, str] | None = None) -> Node:
         return await self.execute(name, name, {"template": template}, self.model.scope,
-                                  dict(self.model.parameters), boundary=None)
+                                  arguments or dict(self.model.parameters), boundary=None)
 
     def _workflow_phase(self) -> tuple[str, str]:
         root = self.root
@@ -204,7 +205,8 @@ class WorkflowOperator:
         self.global_scope["workflow.status"] = phase
         self.global_scope["workflow.failures"] = json.dumps(failures, separators=(",", ":"))
         handler = asyncio.ensure_future(
-            self._run_root(f"{self.name}.onExit", self.model.on_exit or ""))
+            self._run_root(f"{self.name}.onExit", self.model.on_exit or "", hook_arguments(
+                self.model.parameters, self.model.exit_arguments, self.lookup({}))))
         self._stopping_task = handler
         try:
             exit_node = await handler
@@ -239,7 +241,8 @@ class WorkflowOperator:
             # The workflow's retryStrategy is the default of its tasks (not of its DAGs).
             retry = self.model.spec.get("retryStrategy")
         try:
-            if retry:
+            # `retryStrategy: {}` retries without limit, as in Argo: only its absence is "no".
+            if isinstance(retry, dict):
                 return await execute_with_retries(self, name, display, template,
                                                   template_scope, kind, inputs, boundary, retry)
             return await self.execute_once(name, display, template, template_scope, kind,
@@ -322,6 +325,9 @@ class WorkflowOperator:
                      boundary: Node | None, phase: str, message: str) -> Node:
         """A node that does not run (Skipped, Omitted or Error), finished and reported."""
         node = self.new_node(name, display, NodeType.SKIPPED, template, boundary)
+        if phase != ERROR and template:
+            # Argo v4.1: a node that did not run gives its outputs' `valueFrom.default`.
+            node.parameters.update(self.model.output_defaults(template))
         node.finish(phase, message)
         self.finished(node, was="none")
         return node

@@ -48,3 +48,20 @@ def resolve_parameters(declared: Iterable[Mapping[str, Any]],
             raise ParameterProblem(parameter, value=text)
         values[name] = text
     return values
+
+
+def hook_arguments(workflow_arguments: Mapping[str, str],
+                   hook_parameters: Iterable[Mapping[str, Any]],
+                   lookup: Any) -> dict[str, str]:
+    """The arguments of a lifecycle hook: the workflow's, and over them the hook's own,
+    resolved when the hook runs (they may quote `workflow.status`, `workflow.failures`)."""
+    from .templating import UnresolvedTagError, substitute
+
+    arguments = dict(workflow_arguments)
+    for parameter in hook_parameters:
+        value = str(parameter.get("value", ""))
+        try:
+            arguments[str(parameter["name"])] = str(substitute(value, lookup))
+        except (UnresolvedTagError, ValueError):
+            arguments[str(parameter["name"])] = value
+    return arguments

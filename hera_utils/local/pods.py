@@ -42,6 +42,13 @@ class PodRunner:
         node.logs.append(log_path)
         spec = body[kind]
         outputs = (body.get("outputs") or {}).get("parameters") or []
+        missing = undefined_volume(spec, body, self.op.model.spec)
+        if missing:
+            # Argo cannot create such a pod: the node errors, stubbed or not.
+            log_path.write_text(f"{missing}\n", encoding="utf-8")
+            node.finish(ERROR, missing)
+            self.op.finished(node, was="none")
+            return
         found = reuse_for(node, self.options.reusable) if self.options.reusable else None
         if found is not None:
             apply_reused(node, found, log_path, self.options.reused_from)
@@ -139,6 +146,7 @@ class PodRunner:
         node.stubbed = True
         node.start()
         node.result = ""
+        node.exit_code = 0  # a stub "exits 0": `{{steps.X.exitCode}}` reads it
         for parameter in outputs:
             source = parameter.get("valueFrom") or {}
             default = source.get("default", parameter.get("value", ""))
@@ -188,3 +196,18 @@ def run_suspend(op: Operator, node: Node, body: dict[str, Any]) -> None:
             node.parameters[parameter["name"]] = format_value(value)
     node.finish(SUCCEEDED, "suspend: not waiting in a local run")
     op.finished(node, was="none")
+
+
+def undefined_volume(spec: dict[str, Any], template: dict[str, Any],
+                     workflow_spec: dict[str, Any]) -> str | None:
+    """Argo's error for a volumeMount that names no volume of the template or workflow."""
+    defined = {str(v.get("name")) for v in (workflow_spec.get("volumes") or [])
+               + (template.get("volumes") or []) if isinstance(v, dict)}
+    defined |= {str((claim.get("metadata") or {}).get("name"))
+                for claim in workflow_spec.get("volumeClaimTemplates") or []
+                if isinstance(claim, dict)}
+    for mount in spec.get("volumeMounts") or []:
+        name = mount.get("name") if isinstance(mount, dict) else None
+        if name and str(name) not in defined:
+            return f"volume '{name}' not found in workflow spec"
+    return None

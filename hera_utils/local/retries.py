@@ -59,15 +59,16 @@ async def execute_with_retries(op: Operator, name: str, display: str, template: 
     except asyncio.CancelledError:
         op.stopped(node)
         raise
-    _take_last_attempt(node, child)
+    _take_last_attempt(node, child, gave_up=limit is not None and attempt >= limit)
     return node
 
 
-def _take_last_attempt(node: Node, child: Node) -> None:
+def _take_last_attempt(node: Node, child: Node, *, gave_up: bool) -> None:
     node.result, node.parameters = child.result, dict(child.parameters)
     node.exit_code = child.exit_code
     message = child.message
-    if child.failed_or_error and len(node.children) > 1:
+    # Argo says so whenever the limit ends the retries, `limit: 0` (one attempt) too.
+    if child.failed_or_error and (gave_up or len(node.children) > 1):
         message = f"No more retries left: {child.message}" if child.message else \
             "No more retries left"
     node.finish(child.phase, message)

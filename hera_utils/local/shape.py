@@ -4,7 +4,8 @@ The runner reads a workflow as nested dicts and lists; a list where Argo expects
 (or a string where it expects a list) would otherwise surface as a Python error deep in the
 run. Only the structure is checked here (object, list or scalar), which is what the
 runner's reading relies on: scalars are left to Argo's own decoding rules, which take a
-number where a string is expected, and keys are matched case-insensitively as Go does.
+number where a string is expected, and keys are matched case-insensitively as Go does
+(and renamed to Argo's spelling, so that the runner finds them).
 """
 
 from __future__ import annotations
@@ -87,11 +88,17 @@ def _mismatch(value: Any, expected: Any) -> str:
 def _members(value: dict[str, Any], schema: dict[str, Any], where: str
              ) -> list[tuple[Any, dict[str, Any], str]]:
     properties: dict[str, Any] = schema.get("properties") or {}
-    folded = {key.lower(): sub for key, sub in properties.items()}
+    folded = {key.lower(): key for key in properties}
+    # Go decodes keys case-insensitively (`valueFrom: {Path: ...}`): such a key takes
+    # Argo's own spelling here, so that the runner reads it where Argo would.
+    for key in [k for k in value if k not in properties and str(k).lower() in folded]:
+        canonical = folded[str(key).lower()]
+        if canonical not in value:
+            value[canonical] = value.pop(key)
     extra = schema.get("additionalProperties")
     members = []
     for key, member in value.items():
-        sub = properties.get(key) or folded.get(str(key).lower())
+        sub = properties.get(key)
         if sub is None and isinstance(extra, dict):
             sub = extra
         if isinstance(sub, dict):

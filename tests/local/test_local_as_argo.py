@@ -1,0 +1,141 @@
+"""Local runs that end as Argo ends them, where they once did not: each workflow below is
+written after an Argo example or rule, with Argo's outcome as the expectation."""
+
+from __future__ import annotations
+
+import pytest
+
+PY = {"image": "python:3.12", "command": ["python"]}
+
+
+def wf(templates: list[dict], entry: str = "main", **spec) -> dict:
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+            "metadata": {"name": "argo-like"},
+            "spec": {"entrypoint": entry, "templates": templates, **spec}}
+
+
+def script(name: str, source: str, **extra) -> dict:
+    return {"name": name, "script": {**PY, "source": source}, **extra}
+
+
+def test_a_script_run_by_sh_c_is_staged_executable(run) -> None:
+    # scripts-bash.yaml: Argo writes the source with mode 0755 and appends its path.
+    result = run(wf([{"name": "main", "script": {"image": "debian", "command": ["sh", "-c"],
+                                                 "source": "echo from sh"}}]))
+    assert result.succeeded, result.message
+    assert result.task("argo-like").result == "from sh"
+
+
+def test_an_empty_retry_strategy_retries_until_success(run) -> None:
+    # retry-container-to-completion.yaml: `retryStrategy: {}` has no limit.
+    counting = ("import os, sys\nn = int(open('n').read()) if os.path.exists('n') else 0\n"
+                "open('n', 'w').write(str(n + 1))\nsys.exit(0 if n >= 3 else 1)")
+    result = run(wf([script("main", counting, retryStrategy={})]))
+    assert result.succeeded, result.message
+    assert result.task("argo-like").attempts == 4
+
+
+def test_limit_zero_says_no_more_retries_left(run) -> None:
+    result = run(wf([script("main", "import sys; sys.exit(3)", retryStrategy={"limit": 0})]))
+    assert result.task("argo-like").attempts == 1
+    assert result.task("argo-like").message.startswith("No more retries left")
+
+
+def test_the_exit_hooks_arguments_reach_the_exit_handler(run) -> None:
+    bye = script("bye", "print('{{inputs.parameters.status}} {{inputs.parameters.word}}')",
+                 inputs={"parameters": [{"name": "status"}, {"name": "word"}]})
+    hooks = {"exit": {"template": "bye", "arguments": {"parameters": [
+        {"name": "status", "value": "{{workflow.status}}"}, {"name": "word", "value": "ciao"}]}}}
+    result = run(wf([script("main", "print(1)"), bye], hooks=hooks))
+    assert result.succeeded, result.message
+    assert result.task("argo-like.onExit").result == "Succeeded ciao"
+
+
+def test_a_volume_mount_naming_no_volume_ends_in_error(run) -> None:
+    template = {"name": "main", "container": {"image": "alpine", "command": ["true"],
+                                              "volumeMounts": [{"name": "nope",
+                                                                "mountPath": "/data"}]}}
+    result = run(wf([template]), stub_containers=True)
+    assert result.phase == "Error"
+    assert result.task("argo-like").message == "volume 'nope' not found in workflow spec"
+
+
+def test_a_defined_volume_mount_is_accepted(run) -> None:
+    template = {"name": "main", "container": {"image": "alpine", "command": ["true"],
+                                              "volumeMounts": [{"name": "work",
+                                                                "mountPath": "/data"}]}}
+    result = run(wf([template], volumes=[{"name": "work", "emptyDir": {}}]),
+                 stub_containers=True)
+    assert result.succeeded, result.message
+
+
+def test_a_parameterised_dag_target_runs_that_target_and_its_needs_only(run) -> None:
+    # dag-targets.yaml: `target: "{{workflow.parameters.target}}"`.
+    tasks = [{"name": "a", "template": "s"}, {"name": "b", "template": "s", "depends": "a"},
+             {"name": "c", "template": "s"}]
+    result = run(wf([{"name": "main", "dag": {"target": "{{workflow.parameters.target}}",
+                                              "tasks": tasks}}, script("s", "print(1)")],
+                    arguments={"parameters": [{"name": "target", "value": "b"}]}))
+    assert result.succeeded, result.message
+    assert sorted(task.name for task in result.tasks) == ["a", "b"]
+
+
+def test_value_from_keys_are_read_case_insensitively_as_go_does(run) -> None:
+    template = script("main", "open('out.txt', 'w').write('42')",
+                      outputs={"parameters": [{"name": "answer",
+                                               "valueFrom": {"Path": "out.txt"}}]})
+    result = run(wf([template]))
+    assert result.succeeded, result.message
+    assert result.task("argo-like").parameters == {"answer": "42"}
+
+
+def test_a_stubbed_container_exits_zero(run) -> None:
+    steps = [[{"name": "c", "template": "c"}],
+             [{"name": "s", "template": "s", "arguments": {"parameters": [
+                 {"name": "code", "value": "{{steps.c.exitCode}}"}]}}]]
+    result = run(wf([{"name": "main", "steps": steps},
+                     {"name": "c", "container": {"image": "alpine", "command": ["true"]}},
+                     script("s", "print('{{inputs.parameters.code}}')",
+                            inputs={"parameters": [{"name": "code"}]})]),
+                 stub_containers=True)
+    assert result.succeeded, result.message
+    assert result.task("s").result == "0"
+
+
+@pytest.mark.parametrize("metadata", [{}, {"generateName": "nightly-run-"}])
+def test_a_cron_workflow_runs_its_workflow_spec(run, metadata) -> None:
+    cron = {"apiVersion": "argoproj.io/v1alpha1", "kind": "CronWorkflow",
+            "metadata": {"name": "nightly"},
+            "spec": {"schedule": "0 3 * * *", "workflowMetadata": metadata,
+                     "workflowSpec": {"entrypoint": "main",
+                                      "templates": [script("main", "print('ran')")]}}}
+    result = run(cron)
+    assert result.succeeded, result.message
+    assert result.name.startswith(metadata.get("generateName", "nightly-"))
+
+
+def _skipped_producer(output: dict, consumer_input: dict) -> dict:
+    tasks = [{"name": "producer", "template": "produce", "when": "false"},
+             {"name": "consumer", "template": "consume",
+              "depends": "producer.Succeeded || producer.Skipped",
+              "arguments": {"parameters": [
+                  {"name": "in", "value": "{{tasks.producer.outputs.parameters.msg}}"}]}}]
+    return wf([{"name": "main", "dag": {"tasks": tasks}},
+               script("produce", "open('out.txt', 'w').write('real')",
+                      outputs={"parameters": [{"name": "msg", "valueFrom": output}]}),
+               script("consume", "print('got [{{inputs.parameters.in}}]')",
+                      inputs={"parameters": [{"name": "in", **consumer_input}]})])
+
+
+def test_a_skipped_producer_gives_its_outputs_default(run) -> None:
+    # skipped-output-defaults/producer-output-default.yaml
+    result = run(_skipped_producer({"path": "out.txt", "default": "from-producer"}, {}))
+    assert result.succeeded, result.message
+    assert result.task("consumer").result == "got [from-producer]"
+
+
+def test_without_an_output_default_the_consumers_input_default_applies(run) -> None:
+    # skipped-output-defaults/consumer-input-default.yaml
+    result = run(_skipped_producer({"path": "out.txt"}, {"default": "from-input"}))
+    assert result.succeeded, result.message
+    assert result.task("consumer").result == "got [from-input]"

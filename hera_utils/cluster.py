@@ -277,14 +277,26 @@ class KubernetesCluster:
         body = client.AuthenticationV1TokenRequest(
             spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=expiration_seconds)
         )
-        answer = self._call(
-            f"a token for service account {name!r}",
-            client.CoreV1Api(self.api_client).create_namespaced_service_account_token,
-            name,
-            self.namespace,
-            body,
-            setting="argo_service_account",
-        )
+        try:
+            answer = self._call(
+                f"a token for service account {name!r}",
+                client.CoreV1Api(self.api_client).create_namespaced_service_account_token,
+                name,
+                self.namespace,
+                body,
+                setting="argo_service_account",
+            )
+        except ForbiddenError as refused:
+            # The token source is at fault, not the namespace: say what grants it.
+            raise ForbiddenError(
+                f"not allowed to request a token of service account {name!r} in namespace "
+                f"{self.namespace!r} (TokenRequest: create serviceaccounts/token)",
+                hint="ask your cluster admin for a Role allowing create on "
+                "serviceaccounts/token for it, or set ARGO_TOKEN (from the Argo UI's User page)",
+                setting="argo_auth_mode",
+                status=403,
+                url=self.server,
+            ) from refused
         return str(answer.status.token), answer.status.expiration_timestamp
 
     def read_legacy_service_account_token(self, name: str) -> str:

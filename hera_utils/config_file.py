@@ -71,7 +71,11 @@ class HeraConfigParser(configargparse.ConfigFileParser):
     """configargparse reader of the `hera.config` format."""
 
     def get_syntax_description(self) -> str:
-        return "hera.config files hold key='value' lines; # starts a comment."
+        return (
+            "hera.config files hold key='value' lines; # starts a comment. They are "
+            "read from --config FILE, $HERA_CONFIG, $ARGOCONFIG, ./hera.config and "
+            "~/hera.config, the first one that sets a key winning."
+        )
 
     def parse(self, stream: IO[str]) -> OrderedDict[str, str]:
         source = getattr(stream, "name", None)

@@ -303,7 +303,7 @@ def _add_setting(group: argparse._ArgumentGroup, spec: SettingSpec) -> None:
         "dest": spec.key,
         "env_var": spec.env_var,
         "default": spec.default,
-        "help": f"{spec.help} [env {spec.env_var}]",
+        "help": spec.help,  # configargparse adds "[env var: NAME]" itself
     }
     if spec.type is not None:
         kwargs["type"] = spec.type

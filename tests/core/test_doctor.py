@@ -164,3 +164,19 @@ def test_run_checks_is_usable_from_python(emulated_env):
     report = run_checks(argv=[])
     assert report.ok and report.exit_code == 0
     assert report.check("volume_claim").detail == "volume claim 'data' is Bound"
+
+
+def test_a_refused_token_request_is_the_token_sources_failure_not_the_namespaces(
+    emulated_env, monkeypatch
+):
+    monkeypatch.setenv("HERA_UTILS_ARGO_AUTH_MODE", "token-request")
+    monkeypatch.delenv("ARGO_TOKEN")
+    emulated_env.k8s.allowed_verbs = lambda user, ns, verb, resource, group: not (
+        verb == "create" and resource == "serviceaccounts")
+    report = run_checks(argv=[])
+    auth = report.check("argo_auth")
+    assert auth.ok is False
+    assert "not allowed to request a token of service account" in auth.detail
+    assert "serviceaccounts/token" in auth.hint and "ARGO_TOKEN" in auth.hint
+    assert "ARGO_NAMESPACE" not in auth.hint
+    assert report.check("argo_namespace").ok is None  # not checked, not blamed

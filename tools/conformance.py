@@ -85,11 +85,24 @@ def run_one(path: Path, timeout: float) -> dict:
         return {"crash": tail[:200]}
 
 
+_FEATURES = (
+    ("artifacts", r"artifacts"), ("resource templates", r"resource template"),
+    ("expression tags", r"expression tags|valueFrom\.expression|\.expression"),
+    ("container sets", r"container set"), ("lifecycle hooks", r"lifecycle hooks"),
+    ("daemons", r"daemon"), ("sidecars", r"sidecar"),
+    ("WorkflowTemplates not given", r"WorkflowTemplate"),
+    ("values from the cluster", r"comes from|takes its value|from the cluster"),
+)
+
+
 def feature_of(message: str) -> str:
-    """A short name for what a refusal names (the feature the runner lacks)."""
-    found = re.search(r"(?:uses|needs|support[s]?|lacks) ([a-zA-Z.`' -]{3,40}?)(?:[:;,(]|$)",
-                      message)
-    return (found[1] if found else message[:40]).strip(" `'")
+    """A short name for the first feature a refusal names (what the runner lacks)."""
+    lowered = message.lower()
+    found = [(lowered.find(m.group(0).lower()), name) for name, pattern in _FEATURES
+             for m in [re.search(pattern, message, re.IGNORECASE)] if m]
+    if found:
+        return min(found)[1]
+    return " ".join(message.split())[:40]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -171,7 +171,7 @@ class KubernetesCluster:
         """The API server's version (`/version`); proves the API is reachable."""
         from kubernetes import client
 
-        info = self._call("the Kubernetes API", client.VersionApi(self.api_client).get_code)
+        info = self.call("the Kubernetes API", client.VersionApi(self.api_client).get_code)
         return str(getattr(info, "git_version", "") or "unknown")
 
     def verify_credentials(self) -> str:
@@ -201,7 +201,7 @@ class KubernetesCluster:
             )
         )
         api = client.AuthorizationV1Api(self.api_client)
-        answer = self._call("the Kubernetes API", api.create_self_subject_access_review, review)
+        answer = self.call("the Kubernetes API", api.create_self_subject_access_review, review)
         status = answer.status
         return bool(status.allowed), str(status.reason or "")
 
@@ -209,7 +209,7 @@ class KubernetesCluster:
         """Read this namespace; `NotFoundError`/`ForbiddenError` when it cannot be used."""
         from kubernetes import client
 
-        return self._call(
+        return self.call(
             f"namespace {self.namespace!r}",
             client.CoreV1Api(self.api_client).read_namespace,
             self.namespace,
@@ -220,7 +220,7 @@ class KubernetesCluster:
         """The phase (Bound, Pending, Lost) of the volume claim `name` in this namespace."""
         from kubernetes import client
 
-        claim = self._call(
+        claim = self.call(
             f"volume claim {name!r}",
             client.CoreV1Api(self.api_client).read_namespaced_persistent_volume_claim,
             name,
@@ -245,7 +245,7 @@ class KubernetesCluster:
         """Assert the ConfigMap exists; return its data."""
         from kubernetes import client
 
-        configmap = self._call(
+        configmap = self.call(
             f"ConfigMap {name!r}",
             client.CoreV1Api(self.api_client).read_namespaced_config_map,
             name,
@@ -258,7 +258,7 @@ class KubernetesCluster:
         """Assert the service account exists; return it."""
         from kubernetes import client
 
-        return self._call(
+        return self.call(
             f"service account {name!r}",
             client.CoreV1Api(self.api_client).read_namespaced_service_account,
             name,
@@ -278,7 +278,7 @@ class KubernetesCluster:
             spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=expiration_seconds)
         )
         try:
-            answer = self._call(
+            answer = self.call(
                 f"a token for service account {name!r}",
                 client.CoreV1Api(self.api_client).create_namespaced_service_account_token,
                 name,
@@ -312,7 +312,7 @@ class KubernetesCluster:
         account = self.assert_service_account(name)
         names = [ref.name for ref in (account.secrets or []) if getattr(ref, "name", None)]
         if not names:
-            listed = self._call(
+            listed = self.call(
                 "service-account token Secrets",
                 core.list_namespaced_secret,
                 self.namespace,
@@ -325,7 +325,7 @@ class KubernetesCluster:
                 if (s.metadata.annotations or {}).get("kubernetes.io/service-account.name") == name
             ]
         for secret_name in names:
-            secret = self._call(
+            secret = self.call(
                 f"Secret {secret_name!r}",
                 core.read_namespaced_secret,
                 secret_name,
@@ -355,17 +355,6 @@ class KubernetesCluster:
     ) -> T:
         """Call the official client's `method` bounded by the timeout; failures become
         `AccessError`s naming `what` and the `setting` to change."""
-        return self._call(what, method, *args, setting=setting, **kwargs)
-
-    def _call(
-        self,
-        what: str,
-        method: Callable[..., T],
-        *args: Any,
-        setting: str = "k8s_config_file",
-        **kwargs: Any,
-    ) -> T:
-        """Call the client with our timeout, translating failures into `AccessError`s."""
         from kubernetes.client.exceptions import ApiException
 
         try:

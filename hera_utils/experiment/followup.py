@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hera_utils.errors import ConfigurationError, WorkflowFailedError
+from hera_utils.errors import ConfigurationError
 from hera_utils.experiment.paths import runs_dir
 from hera_utils.logs import (
     FAILED_PHASES,
@@ -141,7 +140,7 @@ class FailedTaskLogs:
 
 def retry(argo: ArgoServer, args: Settings, *, project_dir: Path) -> int:
     """Re-run the failed part of a workflow; with --wait follow it to its end."""
-    from hera_utils.experiment.submit import follow_to_end
+    from hera_utils.experiment.submit import wait_for_success
 
     name, provenance = chosen_workflow(args, project_dir)
     phase = ((argo.get_workflow(name).get("status") or {}).get("phase")) or "Pending"
@@ -154,16 +153,10 @@ def retry(argo: ArgoServer, args: Settings, *, project_dir: Path) -> int:
         )
     argo.retry_workflow(name)
     print(f"retried workflow {name}: its failed tasks run again")
-    print(f"Argo UI: {argo.ui_url(name)}", flush=True)
+    print(f"{'Argo UI' if argo.has_ui else 'see it with'}: {argo.ui_url(name)}", flush=True)
     if not args.wait:
         return 0
-    state = follow_to_end(argo, name, args, provenance)
-    if state.phase != "Succeeded":
-        detail = f": {state.message}" if state.message else ""
-        raise WorkflowFailedError(f"workflow {name} ended {state.phase}{detail}",
-                                  hint=argo.ui_url(name))
-    print(f"workflow {name} succeeded", file=sys.stdout)
-    return 0
+    return wait_for_success(argo, name, args, provenance)
 
 
 __all__ = ["FailedTaskLogs", "chosen_workflow", "latest_submission", "logs", "retry"]

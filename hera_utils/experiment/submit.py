@@ -112,10 +112,18 @@ def submit(
     print(f"provenance: {provenance}", flush=True)
     if not args.wait:
         return 0
+    return wait_for_success(argo, name, args, provenance)
+
+
+def wait_for_success(
+    argo: ArgoServer | KubernetesWorkflows, name: str, args: Settings, provenance: Path | None
+) -> int:
+    """Follow workflow `name` to its end: 0 when it succeeded, else `WorkflowFailedError`."""
     state = follow_to_end(argo, name, args, provenance)
     if state.phase != "Succeeded":
         detail = f": {state.message}" if state.message else ""
-        raise WorkflowFailedError(f"workflow {name} ended {state.phase}{detail}", hint=ui_url)
+        raise WorkflowFailedError(f"workflow {name} ended {state.phase}{detail}",
+                                  hint=argo.ui_url(name))
     print(f"workflow {name} succeeded")
     return 0
 

@@ -213,6 +213,9 @@ def test_auto_falls_back_to_the_legacy_secret_when_token_request_is_missing(emul
     args = _service_account_args(emulated_env, monkeypatch, "auto")
     argo = hera_utils.argo_server(hera_utils.k8s_cluster(args), args)
     assert argo.tokens.mode == "sa-secret"
+    # The source's description (doctor's detail) says that the fallback was taken.
+    assert argo.tokens.description.startswith(
+        "the token Secret of service account 'legacy' (TokenRequest refused: ")
 
 
 def test_none_mode_sends_no_token(emulated_env, monkeypatch):
@@ -251,18 +254,6 @@ def test_workflow_templates_are_replaced_and_cleared(emulated_env, args):
     assert stored["spec"]["templates"][0]["container"]["command"] == ["echo", "second"]
     assert hera_utils.clear_workflow_template("greeter", argo) is True
     assert hera_utils.clear_workflow_template("greeter", argo) is False
-
-
-def test_the_fallback_to_the_legacy_secret_is_said_in_the_source_description(emulated_env,
-                                                                              monkeypatch):
-    emulated_env.k8s.add_service_account(emulated_env.namespace, "legacy", token_secret=True)
-    monkeypatch.setenv("ARGO_SERVICE_ACCOUNT", "legacy")
-    token_path = "/api/v1/namespaces/experiments/serviceaccounts/legacy/token"
-    emulated_env.k8s.faults.set("not-found", paths=token_path)
-    args = _service_account_args(emulated_env, monkeypatch, "auto")
-    argo = hera_utils.argo_server(hera_utils.k8s_cluster(args), args)
-    assert argo.tokens.description.startswith(
-        "the token Secret of service account 'legacy' (TokenRequest refused: ")
 
 
 def test_a_rejected_sso_token_is_said_to_have_expired(emulated_env, monkeypatch):

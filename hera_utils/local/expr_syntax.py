@@ -10,6 +10,7 @@ message naming the expression.
 from __future__ import annotations
 
 import re
+import typing
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,11 +71,15 @@ class Token:
 
 @dataclass(frozen=True)
 class Literal:
+    """A number, string, boolean or nil written in the expression."""
+
     value: Any
 
 
 @dataclass(frozen=True)
 class Name:
+    """A variable (`inputs`, `tasks`...) or a function name, looked up when evaluated."""
+
     name: str
 
 
@@ -110,7 +115,7 @@ class Closure:
 
 @dataclass(frozen=True)
 class Unary:
-    op: str
+    op: typing.Literal["not", "-", "+"]  # `!` is read as `not`
     operand: Node
 
 
@@ -265,7 +270,7 @@ class _Parser:
         if token.kind in ("op", "name") and token.value in _UNARY:
             self.take()
             operand = self.binary(_UNARY[token.value])
-            return Unary(_ALIASES.get(token.value, token.value), operand)
+            return Unary(_ALIASES.get(token.value, token.value), operand)  # type: ignore[arg-type]
         return self.postfix(self.primary())
 
     def primary(self) -> Node:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -80,14 +81,23 @@ def go_json_float(value: float) -> str:
     return _fixed_form(sign, digits, point)
 
 
-def go_text(value: Any) -> str:
-    """`fmt.Sprintf("%v", value)` for the values an expression yields."""
+def _go_scalar(value: Any, nil: str, float_text: Callable[[float], str]) -> str | None:
+    """nil, a bool or a float as Go prints it (`nil` and `float_text` differ between
+    fmt and encoding/json); None for any other value."""
     if value is None:
-        return "<nil>"
+        return nil
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return go_float_text(value)
+        return float_text(value)
+    return None
+
+
+def go_text(value: Any) -> str:
+    """`fmt.Sprintf("%v", value)` for the values an expression yields."""
+    scalar = _go_scalar(value, "<nil>", go_float_text)
+    if scalar is not None:
+        return scalar
     if isinstance(value, list):
         return "[" + " ".join(go_text(item) for item in value) + "]"
     if isinstance(value, dict):
@@ -107,12 +117,9 @@ def _json_string(text: str) -> str:
 
 def go_json(value: Any, indent: str | None = None, _level: int = 0) -> str:
     """`json.Marshal(value)` (or `MarshalIndent(value, "", indent)`), keys sorted."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return go_json_float(value)
+    scalar = _go_scalar(value, "null", go_json_float)
+    if scalar is not None:
+        return scalar
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):

@@ -71,7 +71,7 @@ def _from_cron(document: Any) -> Any:
     controller names the workflows it creates, with a suffix)."""
     if not isinstance(document, dict) or document.get("kind") != "CronWorkflow":
         return document
-    spec = document.get("spec") if isinstance(document.get("spec"), dict) else {}
+    spec: dict[str, Any] = document["spec"] if isinstance(document.get("spec"), dict) else {}
     workflow_spec = spec.get("workflowSpec")
     if not isinstance(workflow_spec, dict):
         raise ConfigurationError("the CronWorkflow has no spec.workflowSpec to run",

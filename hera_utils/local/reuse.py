@@ -9,6 +9,7 @@ as usual. Files the tasks wrote to the volume directory are where they left them
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ def node_path(name: str) -> str:
     return name.partition(".")[2] or name
 
 
-def read_reusable(run_dir: str | Path) -> dict[str, Reused]:
+def read_reusable(run_dir: str | os.PathLike[str]) -> dict[str, Reused]:
     """The succeeded tasks of the run recorded in `run_dir`, by node path."""
     summary = Path(run_dir) / "summary.json"
     try:

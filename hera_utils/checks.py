@@ -31,6 +31,7 @@ CHECK_NAMES = (
     "namespace",
     "permissions",
     "volume_claim",
+    "results_access",
     "configmap",
     "service_account",
     "argo_server",
@@ -249,6 +250,12 @@ def _kubernetes_checks(args: Any, pool: ThreadPoolExecutor, results: dict[str, C
             "k8s_volume_claim_name",
             lambda name: f"volume claim {name!r} is {cluster.assert_volume_claim(name)}",
         ),
+        "results_access": lambda: _check_named(
+            "results_access",
+            args.k8s_volume_claim_name,
+            "k8s_volume_claim_name",
+            lambda name: _check_results_access(cluster),
+        ),
         "configmap": lambda: _check_named(
             "configmap",
             args.k8s_configmap_name,
@@ -303,6 +310,36 @@ def _check_permissions(cluster: Any) -> str:
             setting="argo_namespace",
         )
     return f"may create workflows in namespace {cluster.namespace!r}"
+
+
+# What `main.py results` does with pods; a missing right fails only that command, not submit.
+RESULTS_RIGHTS = (
+    ("create", "pods", ""),
+    ("get", "pods", ""),
+    ("delete", "pods", ""),
+    ("create", "pods", "exec"),
+)
+SUBMIT_IGNORES = ("results_access",)
+
+
+def _check_results_access(cluster: Any) -> str:
+    missing = []
+    for verb, resource, subresource in RESULTS_RIGHTS:
+        allowed, _ = cluster.can_i(verb, resource, subresource=subresource)
+        if not allowed:
+            missing.append(
+                f"{verb} {resource}/{subresource}" if subresource else f"{verb} {resource}"
+            )
+    ns = cluster.namespace
+    if missing:
+        raise ForbiddenError(
+            f"not allowed to {', '.join(missing)} in namespace {ns!r}: main.py results "
+            "(pull, ls) reads the volume claim through a short-lived pod",
+            hint=f"ask your cluster admin for a Role granting create, get and delete on pods and "
+            f"create on pods/exec in {ns!r}; submitting workflows does not need it",
+            setting="argo_namespace",
+        )
+    return f"may create pods and pods/exec in namespace {ns!r} (main.py results)"
 
 
 # -- Argo -------------------------------------------------------------------------------------

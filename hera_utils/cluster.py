@@ -185,7 +185,13 @@ class KubernetesCluster:
         return version
 
     def can_i(
-        self, verb: str, resource: str, *, group: str = "", namespace: str | None = None
+        self,
+        verb: str,
+        resource: str,
+        *,
+        group: str = "",
+        namespace: str | None = None,
+        subresource: str = "",
     ) -> tuple[bool, str]:
         """Ask the API (SelfSubjectAccessReview) whether we may `verb` `resource`."""
         from kubernetes import client
@@ -197,6 +203,7 @@ class KubernetesCluster:
                     resource=resource,
                     group=group,
                     namespace=namespace or self.namespace,
+                    subresource=subresource or None,
                 )
             )
         )

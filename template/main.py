@@ -12,6 +12,10 @@
                                       run the workflow on this machine
     python main.py local --retry RUN_DIR
                                       run it again, reusing the tasks that succeeded
+    python main.py results pull [PATH] [--to DIR]
+                                      copy files of the volume claim (default: the
+                                      experiment's directory) into results/<workflow>/
+    python main.py results ls [PATH]  list files of the volume claim
     python main.py logs [WORKFLOW] [--task NAME] [--follow]
                                       the task logs of a submitted workflow (the latest
                                       submission by default)
@@ -86,6 +90,13 @@ def retry(args: Settings) -> int:
     return experiment.retry(argo, args, project_dir=PROJECT_DIR)
 
 
+def results(args: Settings) -> int:
+    """Copy (pull) or list (ls) files of the volume claim, through a short-lived pod."""
+    env = environment.declared_environment(args)
+    layout = ExperimentLayout(inputs.constants)
+    return experiment.results(args, env, build(env), layout, project_dir=PROJECT_DIR)
+
+
 def config(args: Settings) -> int:
     """Show the effective settings; --show-origin says where each came from."""
     return experiment.config(args)
@@ -99,6 +110,7 @@ COMMANDS = {
     "local": local,
     "logs": logs,
     "retry": retry,
+    "results": results,
 }
 
 

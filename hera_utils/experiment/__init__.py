@@ -6,7 +6,7 @@ and layout, and hands one function per subcommand to `main`, which parses the co
 turns hera_utils errors into the documented exit codes, without a traceback.
 
 One module per subcommand (`render`, `check`, `config`, `submit`, `local`; `followup` for
-`logs` and `retry`); `arguments` holds the
+`logs` and `retry`; `results`); `arguments` holds the
 command line and `dispatch` the entry point; `paths` the directories a run writes to.
 """
 
@@ -26,6 +26,7 @@ from hera_utils.experiment.followup import logs, retry
 from hera_utils.experiment.local import run_local
 from hera_utils.experiment.paths import LOCAL_VOLUME_DIR, RUNS_DIR, local_volume_dir, runs_dir
 from hera_utils.experiment.render import render
+from hera_utils.experiment.results import results
 from hera_utils.experiment.submit import connect, submit
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "parse_args",
     "parser",
     "render",
+    "results",
     "retry",
     "run_local",
     "runs_dir",

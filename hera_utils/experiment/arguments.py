@@ -8,6 +8,7 @@ from typing import Any
 
 from hera_utils.errors import ConfigurationError
 from hera_utils.experiment.paths import LOCAL_VOLUME_DIR, RENDER_OUTPUT, RUNS_DIR
+from hera_utils.results import DEFAULT_POD_DEADLINE, DEFAULT_START_TIMEOUT
 from hera_utils.settings import Settings, SettingsParser
 from hera_utils.settings import parser as settings_parser
 
@@ -27,7 +28,10 @@ _COMMANDS_OF_OPTION: dict[str, tuple[str, ...]] = {
     "wait_timeout": ("submit", "retry"),
     "poll_interval": ("submit", "retry"),
     "runs_dir": ("submit", "local", "logs", "retry"),
-    "workflow": ("logs", "retry"),
+    "operands": ("logs", "retry", "results"),
+    "to": ("results",),
+    "pod_deadline": ("results",),
+    "start_timeout": ("results",),
     "task": ("logs",),
     "follow": ("logs",),
     "volume_dir": ("local",),
@@ -60,10 +64,12 @@ def parser(
         help=f"what to do (default: {DEFAULT_COMMAND})",
     )
     p.add_argument(
-        "workflow",
-        nargs="?",
-        metavar="WORKFLOW",
-        help="logs, retry: the workflow (default: the latest submission recorded in runs/)",
+        "operands",
+        nargs="*",
+        default=[],
+        metavar="ARG",
+        help="logs, retry: [WORKFLOW] (default: the latest submission recorded in runs/); "
+        "results: pull [PATH] or ls [PATH] (PATH on the volume claim)",
     )
     group = p.add_argument_group("options of the subcommands")
     group.add_argument(
@@ -113,6 +119,25 @@ def parser(
     )
     group.add_argument("--parallelism", type=int, metavar="N", help="local: tasks run at once")
     group.add_argument(
+        "--to",
+        metavar="DIR",
+        help="results pull: where to write (default: ./results/<workflow>/)",
+    )
+    group.add_argument(
+        "--pod-deadline",
+        type=int,
+        default=DEFAULT_POD_DEADLINE,
+        metavar="SECONDS",
+        help="results: the reading pod's activeDeadlineSeconds (it ends by then at the latest)",
+    )
+    group.add_argument(
+        "--start-timeout",
+        type=float,
+        default=DEFAULT_START_TIMEOUT,
+        metavar="SECONDS",
+        help="results: how long to wait for the reading pod to run",
+    )
+    group.add_argument(
         "--retry",
         dest="retry_run",
         metavar="RUN_DIR",
@@ -156,10 +181,20 @@ def parse_args(
                 f"{flag} applies to {' and '.join(owners)}, not to {args.command}",
                 hint="see main.py --help for the options of each subcommand",
             )
+    args.workflow = None
+    if args.command in ("logs", "retry"):
+        if len(args.operands) > 1:
+            raise ConfigurationError(
+                f"{args.command} takes one WORKFLOW, not {len(args.operands)}",
+                hint=f"python main.py {args.command} [WORKFLOW]",
+            )
+        args.workflow = args.operands[0] if args.operands else None
     for option, value in (
         ("parallelism", args.parallelism),
         ("wait_timeout", args.wait_timeout),
         ("poll_interval", args.poll_interval),
+        ("pod_deadline", args.pod_deadline),
+        ("start_timeout", args.start_timeout),
     ):
         if value is not None and value <= 0:
             flag = "--" + option.replace("_", "-")

@@ -30,13 +30,14 @@ def check(args: Settings, *, as_json: bool = False) -> int:
     return report.exit_code
 
 
-def failed_checks_error(report: Report) -> HeraUtilsError | None:
+def failed_checks_error(report: Report, ignore: tuple[str, ...] = ()) -> HeraUtilsError | None:
     """One error naming every failed check with its detail and hint, or None when none failed.
 
     A configuration error among them makes it a `ConfigurationError` (exit 2), as the
-    report's own exit code says; otherwise an `AccessError` (exit 3).
+    report's own exit code says; otherwise an `AccessError` (exit 3). Checks named in
+    `ignore` do not count (what a command does not need).
     """
-    failed = [result for result in report.checks if result.ok is False]
+    failed = [r for r in report.checks if r.ok is False and r.name not in ignore]
     if not failed:
         return None
     count = "1 check" if len(failed) == 1 else f"{len(failed)} checks"

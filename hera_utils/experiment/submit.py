@@ -52,12 +52,12 @@ def connect(args: Settings) -> tuple[KubernetesCluster | None, ArgoServer | Kube
     check with its hint (exit code 3, or 2 for a configuration error).
     """
     from hera_utils.argo import argo_server
-    from hera_utils.checks import run_checks
+    from hera_utils.checks import SUBMIT_IGNORES, run_checks
     from hera_utils.cluster import k8s_cluster
     from hera_utils.k8s_workflows import KubernetesWorkflows, submit_path
 
     report = run_checks(args)
-    error = failed_checks_error(report)
+    error = failed_checks_error(report, ignore=SUBMIT_IGNORES)
     if error is not None:
         print(report.render(), file=sys.stderr)
         raise error

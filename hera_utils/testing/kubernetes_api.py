@@ -520,11 +520,16 @@ class KubernetesEmulator(Emulator):
         spec = review.get("spec") or {}
         attributes = spec.get("resourceAttributes")
         if attributes:
+            # A subresource is asked as resource + subresource ("pods" + "exec"), and
+            # authorized as the API authorizes its requests ("pods/exec").
+            resource = attributes.get("resource", "")
+            if attributes.get("subresource"):
+                resource = f"{resource}/{attributes['subresource']}"
             allowed = self.authorize(
                 identity,
                 attributes.get("verb", ""),
                 namespace=attributes.get("namespace", ""),
-                resource=attributes.get("resource", ""),
+                resource=resource,
                 group=attributes.get("group", ""),
             )
         elif spec.get("nonResourceAttributes"):

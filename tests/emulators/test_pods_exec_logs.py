@@ -186,6 +186,23 @@ def test_exec_needs_the_pods_exec_right(cluster, core, volume):
     assert "403" in str(caught.value.reason)
 
 
+def test_an_access_review_of_the_exec_subresource_is_answered_for_pods_exec(cluster, k8s_api):
+    cluster.k8s.allowed_verbs = lambda user, ns, verb, resource, group: resource != "pods/exec"
+
+    def review(subresource: str | None) -> bool:
+        attributes = client.V1ResourceAttributes(
+            verb="create", resource="pods", subresource=subresource, namespace=NS
+        )
+        body = client.V1SelfSubjectAccessReview(
+            spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=attributes)
+        )
+        answer = client.AuthorizationV1Api(k8s_api).create_self_subject_access_review(body)
+        return answer.status.allowed
+
+    assert review(None) is True
+    assert review("exec") is False
+
+
 def test_exec_output_can_be_replaced_for_tests(cluster, core, volume):
     cluster.k8s.exec_override = lambda command: ([b"hand", b"made"], 0)
     pod = _running_pod(core)

@@ -26,7 +26,7 @@ from .http import (
     translate_request_error,
 )
 from .settings import DEFAULT_TIMEOUT
-from .tokens import TokenSource, token_source
+from .tokens import TokenSource, fallback_token_source, token_source
 
 T = TypeVar("T")
 
@@ -40,7 +40,7 @@ def argo_server(cluster: KubernetesCluster | None, args: Any) -> ArgoServer:
     """Resolve the Argo Server of the settings and assert it answers and accepts the token."""
     server = ArgoServer.from_settings(cluster, args)
     server.version()
-    server.list_workflows(limit=1)
+    server.prove_access(args, cluster=lambda: cluster)
     return server
 
 
@@ -112,6 +112,34 @@ class ArgoServer:
             timeout=float(getattr(args, "request_timeout", None) or DEFAULT_TIMEOUT),
             verify=verify,
             service_account=getattr(args, "argo_service_account", None),
+        )
+
+    def prove_access(
+        self, args: Any, *, cluster: Callable[[], KubernetesCluster | None]
+    ) -> None:
+        """List the namespace's workflows with the token: proves token and namespace.
+
+        In `auto` mode, an `argo_token` the server rejects (401) gives way to a token from
+        the cluster (`argo_service_account`), and a warning says so; `cluster` is called
+        only then.
+        """
+        try:
+            self.tokens()
+            self.list_workflows(limit=1)
+            return
+        except UnauthorizedError as rejected:
+            fallback = fallback_token_source(args, rejected, cluster)
+            if fallback is None:
+                raise
+        was, used = self.tokens.description, fallback.description
+        fallback.description += f", in place of {was} that the Argo Server rejected (401)"
+        self.use_tokens(fallback)
+        self.list_workflows(limit=1)
+        warnings.warn(
+            f"the Argo Server rejected {was} (401); using {used} instead: renew ARGO_TOKEN, "
+            "or unset it to always use the service account",
+            HeraUtilsWarning,
+            stacklevel=2,
         )
 
     def use_tokens(self, tokens: TokenSource) -> None:

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     EXIT_ACCESS,
@@ -23,6 +23,10 @@ from .errors import (
     ForbiddenError,
     HeraUtilsError,
 )
+
+if TYPE_CHECKING:
+    from .argo import ArgoServer
+    from .cluster import KubernetesCluster
 
 CHECK_NAMES = (
     "config",
@@ -57,9 +61,16 @@ class CheckResult:
 
 @dataclass
 class Report:
-    """All checks, in the contract's order."""
+    """All checks, in the contract's order, and what they connected to.
+
+    `cluster` and `argo` are the checked `KubernetesCluster` and `ArgoServer` (None when
+    not configured or not usable), so that a command goes on with them instead of
+    connecting again.
+    """
 
     checks: list[CheckResult]
+    cluster: KubernetesCluster | None = field(default=None, repr=False, compare=False)
+    argo: ArgoServer | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -120,13 +131,20 @@ def run_checks(args: Any = None, *, argv: Sequence[str] | None = None) -> Report
     _import_before_threads(args)
     with ThreadPoolExecutor(max_workers=8) as pool:
         cluster_future = pool.submit(_kubernetes_checks, args, pool, results)
-        _argo_checks(args, cluster_future, results)
-        cluster_future.result()
-    return _report(results, "not checked")
+        argo = _argo_checks(args, cluster_future, results)
+        cluster = cluster_future.result()
+    return _report(results, "not checked", cluster=cluster, argo=argo)
 
 
-def _report(results: dict[str, CheckResult], reason: str) -> Report:
-    return Report([results.get(name) or CheckResult(name, None, reason) for name in CHECK_NAMES])
+def _report(
+    results: dict[str, CheckResult],
+    reason: str,
+    *,
+    cluster: KubernetesCluster | None = None,
+    argo: ArgoServer | None = None,
+) -> Report:
+    checks = [results.get(name) or CheckResult(name, None, reason) for name in CHECK_NAMES]
+    return Report(checks, cluster=cluster, argo=argo)
 
 
 def _failed(name: str, error: HeraUtilsError) -> CheckResult:
@@ -345,7 +363,10 @@ def _check_results_access(cluster: Any) -> str:
 # -- Argo -------------------------------------------------------------------------------------
 
 
-def _argo_checks(args: Any, cluster_future: Future[Any], results: dict[str, CheckResult]) -> None:
+def _argo_checks(
+    args: Any, cluster_future: Future[Any], results: dict[str, CheckResult]
+) -> ArgoServer | None:
+    """Run the Argo checks; return the server when workflows can be submitted to it."""
     from .argo import ArgoServer
     from .k8s_workflows import submit_path
     from .tokens import TokenSource, token_needs_cluster, token_source
@@ -358,14 +379,14 @@ def _argo_checks(args: Any, cluster_future: Future[Any], results: dict[str, Chec
         )
         for name in ("argo_server", "argo_auth", "argo_namespace"):
             results[name] = CheckResult(name, None, reason)
-        return
+        return None
 
     # The server's version needs no token: ask it while the cluster checks run.
     try:
         server = ArgoServer.from_settings(_kubeconfig_view(args), args, tokens=TokenSource())
     except HeraUtilsError as error:
         results["argo_server"] = _failed("argo_server", error)
-        return
+        return None
 
     def check_server() -> str:
         version = server.version().get("version", "unknown version")
@@ -374,7 +395,7 @@ def _argo_checks(args: Any, cluster_future: Future[Any], results: dict[str, Chec
 
     results["argo_server"] = _attempt("argo_server", check_server)
     if not results["argo_server"].ok:
-        return
+        return None
     cluster = None
     if token_needs_cluster(args):
         cluster = cluster_future.result()
@@ -385,23 +406,22 @@ def _argo_checks(args: Any, cluster_future: Future[Any], results: dict[str, Chec
                 "no token: it must come from the cluster, which failed",
                 "fix the Kubernetes checks above, or set ARGO_TOKEN",
             )
-            return
+            return None
     try:
         server.use_tokens(token_source(args, cluster))
-        server.tokens()
-        server.list_workflows(limit=1)
+        server.prove_access(args, cluster=cluster_future.result)
     except ForbiddenError as error:
         if error.setting != "argo_namespace":
             results["argo_auth"] = _failed("argo_auth", error)
-            return
+            return None
         results["argo_auth"] = CheckResult(
             "argo_auth", True, f"{server.tokens.description} is accepted"
         )
         results["argo_namespace"] = _failed("argo_namespace", error)
-        return
+        return None
     except HeraUtilsError as error:
         results["argo_auth"] = _failed("argo_auth", error)
-        return
+        return None
     results["argo_auth"] = CheckResult(
         "argo_auth",
         True,
@@ -412,6 +432,7 @@ def _argo_checks(args: Any, cluster_future: Future[Any], results: dict[str, Chec
     results["argo_namespace"] = CheckResult(
         "argo_namespace", True, f"workflows of namespace {server.namespace!r} can be listed"
     )
+    return server
 
 
 def _kubeconfig_view(args: Any) -> Any:

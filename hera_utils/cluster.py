@@ -73,6 +73,9 @@ class KubernetesCluster:
         self.namespace = namespace
         self.timeout = timeout
         self._api_client: Any = None
+        # What this cluster has confirmed (claim Bound, ConfigMap data): a command that
+        # checks access and then builds its environment asks the API once for each.
+        self._confirmed: dict[tuple[str, str], Any] = {}
 
     @classmethod
     def from_settings(cls, args: Any) -> KubernetesCluster:
@@ -238,6 +241,8 @@ class KubernetesCluster:
 
     def assert_volume_claim(self, name: str) -> str:
         """Assert the volume claim exists and is Bound; return its phase."""
+        if ("claim", name) in self._confirmed:
+            return str(self._confirmed["claim", name])
         phase = self.volume_claim_phase(name)
         if phase != "Bound":
             raise AccessError(
@@ -246,12 +251,15 @@ class KubernetesCluster:
                 "storage class waits for a first consumer binds when a pod uses it",
                 setting="k8s_volume_claim_name",
             )
+        self._confirmed["claim", name] = phase
         return phase
 
     def assert_configmap(self, name: str) -> dict[str, str]:
         """Assert the ConfigMap exists; return its data."""
         from kubernetes import client
 
+        if ("configmap", name) in self._confirmed:
+            return dict(self._confirmed["configmap", name])
         configmap = self.call(
             f"ConfigMap {name!r}",
             client.CoreV1Api(self.api_client).read_namespaced_config_map,
@@ -259,6 +267,7 @@ class KubernetesCluster:
             self.namespace,
             setting="k8s_configmap_name",
         )
+        self._confirmed["configmap", name] = dict(configmap.data or {})
         return dict(configmap.data or {})
 
     def assert_service_account(self, name: str) -> Any:

@@ -16,9 +16,10 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigurationError, ForbiddenError, NotFoundError
+from .errors import ConfigurationError, ForbiddenError, HeraUtilsError, NotFoundError
 from .redaction import register_secret
 
 if TYPE_CHECKING:
@@ -177,6 +178,31 @@ def token_source(args: Any, cluster: KubernetesCluster | None) -> TokenSource:
             return RequestedToken(cluster, account)
         return _first_working(RequestedToken(cluster, account), SecretToken(cluster, account))
     return TokenSource()
+
+
+def fallback_token_source(
+    args: Any, rejected: HeraUtilsError, cluster: Callable[[], KubernetesCluster | None]
+) -> TokenSource | None:
+    """In `auto` mode, the cluster's token to use when the server rejected an SSO token.
+
+    An SSO token (`Bearer v2:`) expires with the UI session that issued it, so its
+    rejection is expected and the service account's token stands in; any other rejected
+    token is a mistake to fix, and stands. None when the settings allow no other source
+    (another mode, no service account, no usable cluster); when the cluster refuses both
+    of its ways, `rejected` stands.
+    """
+    mode = getattr(args, "argo_auth_mode", None) or "auto"
+    account = getattr(args, "argo_service_account", None) or ""
+    token = getattr(args, "argo_token", None) or ""
+    if mode != "auto" or not account or not as_authorization(token).startswith("Bearer v2:"):
+        return None
+    reachable = cluster()
+    if reachable is None:
+        return None
+    try:
+        return _first_working(RequestedToken(reachable, account), SecretToken(reachable, account))
+    except HeraUtilsError as refused:
+        raise rejected from refused
 
 
 def _first_working(preferred: TokenSource, fallback: TokenSource) -> TokenSource:

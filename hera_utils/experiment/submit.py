@@ -53,7 +53,6 @@ def connect(args: Settings) -> tuple[KubernetesCluster | None, ArgoServer | Kube
     """
     from hera_utils.argo import argo_server
     from hera_utils.checks import SUBMIT_IGNORES, run_checks
-    from hera_utils.cluster import k8s_cluster
     from hera_utils.k8s_workflows import KubernetesWorkflows, submit_path
 
     report = run_checks(args)
@@ -61,10 +60,11 @@ def connect(args: Settings) -> tuple[KubernetesCluster | None, ArgoServer | Kube
     if error is not None:
         print(report.render(), file=sys.stderr)
         raise error
-    cluster = k8s_cluster(args) if report.check("cluster").ok else None
+    # Go on with what the checks connected to: each server is asked each thing once.
+    cluster = report.cluster
     if submit_path(args) == "kubernetes" and cluster is not None:
         return cluster, KubernetesWorkflows(cluster, args.argo_service_account)
-    return cluster, argo_server(cluster, args)
+    return cluster, report.argo or argo_server(cluster, args)
 
 
 def submit(

@@ -46,11 +46,12 @@ _E = TypeVar("_E", bound="Emulator")
 
 class RecordedRequest(NamedTuple):
     """One request as an emulator saw it: method, path as sent (decoded, no query, base
-    href included) and the user its token authenticates (None: no valid token)."""
+    href included), the user its token authenticates (None: no valid token) and its body."""
 
     method: str
     path: str
     user: str | None
+    body: bytes = b""
 
 
 class RequestLog:
@@ -291,7 +292,12 @@ class Emulator:
         )
         identity = self._identify(request)
         self.requests.append(
-            RecordedRequest(request.method, unquote(raw_path), identity and identity.user),
+            RecordedRequest(
+                request.method,
+                unquote(raw_path),
+                identity.user if identity else None,
+                request.body or b"",
+            ),
             {key: values[0] for key, values in request.query.items()},
         )
         fault = self.faults.take(

@@ -8,6 +8,7 @@ import pytest
 
 import hera_utils
 from hera_utils.argo import ArgoServer
+from hera_utils.errors import HeraUtilsWarning
 from hera_utils.errors import (
     ConfigurationError,
     ForbiddenError,
@@ -264,3 +265,45 @@ def test_a_rejected_sso_token_is_said_to_have_expired(emulated_env, monkeypatch)
     assert "rejected the SSO token of argo_token (401): it has expired" in caught.value.message
     assert "log in to the Argo UI again" in caught.value.hint
     assert "v2:ZXhw" not in caught.value.one_line()
+
+
+EXPIRED_SSO = "Bearer v2:ZXhwaXJlZC1zc28tc2Vzc2lvbi10b2tlbg=="
+
+
+def test_a_rejected_argo_token_gives_way_to_a_requested_one_in_auto_mode(emulated_env, monkeypatch):
+    monkeypatch.setenv("ARGO_TOKEN", EXPIRED_SSO)
+    args = hera_utils.parse_arguments([])
+    assert args.argo_auth_mode == "auto" and args.argo_service_account
+    with pytest.warns(HeraUtilsWarning, match="rejected an SSO token from argo_token"):
+        argo = hera_utils.argo_server(hera_utils.k8s_cluster(args), args)
+    assert argo.tokens.mode == "token-request"
+    assert argo.tokens.description.endswith(
+        "in place of an SSO token from argo_token that the Argo Server rejected (401)")
+    last = emulated_env.argo.requests.paths()[-1]
+    assert last == f"/api/v1/workflows/{emulated_env.namespace}"
+    assert emulated_env.argo.requests[-1].user.startswith("system:serviceaccount:")
+
+
+def test_a_rejected_argo_token_stands_when_no_other_source_is_allowed(emulated_env, monkeypatch):
+    monkeypatch.setenv("ARGO_TOKEN", EXPIRED_SSO)
+    monkeypatch.setenv("HERA_UTILS_ARGO_AUTH_MODE", "token")
+    args = hera_utils.parse_arguments([])
+    with pytest.raises(UnauthorizedError, match="it has expired"):
+        hera_utils.argo_server(hera_utils.k8s_cluster(args), args)
+
+
+def test_a_rejected_argo_token_stands_when_the_cluster_refuses_tokens(emulated_env, monkeypatch):
+    monkeypatch.setenv("ARGO_TOKEN", EXPIRED_SSO)
+    emulated_env.k8s.faults.set("not-found", paths="/api/v1/namespaces/experiments/"
+                                "serviceaccounts/argo-workflow/token")
+    args = hera_utils.parse_arguments([])
+    with pytest.raises(UnauthorizedError, match="it has expired") as caught:
+        hera_utils.argo_server(hera_utils.k8s_cluster(args), args)
+    assert isinstance(caught.value.__cause__, (ForbiddenError, NotFoundError))
+
+
+def test_a_rejected_token_that_is_not_sso_stands_in_auto_mode(emulated_env, monkeypatch):
+    monkeypatch.setenv("ARGO_TOKEN", "Bearer forged-token")
+    args = hera_utils.parse_arguments([])
+    with pytest.raises(UnauthorizedError):
+        hera_utils.argo_server(hera_utils.k8s_cluster(args), args)

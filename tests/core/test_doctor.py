@@ -197,3 +197,15 @@ def test_results_access_does_not_apply_without_a_volume_claim(emulated_env, monk
     monkeypatch.setenv("KUBEVOLUMECLAIMNAME", "")
     _, report = doctor_json()
     assert checks_of(report)["results_access"]["ok"] is None
+
+
+def test_a_rejected_argo_token_and_the_source_used_instead_are_named(emulated_env, monkeypatch):
+    monkeypatch.setenv("ARGO_TOKEN", "Bearer v2:ZXhwaXJlZC1zc28tc2Vzc2lvbi10b2tlbg==")
+    code, out, err = doctor("--json")
+    assert code == 0, out + err
+    auth = checks_of(json.loads(out))["argo_auth"]
+    assert auth["detail"].startswith("a short-lived token of service account")
+    assert "in place of an SSO token from argo_token that the Argo Server rejected" in (
+        auth["detail"])
+    assert "warning: the Argo Server rejected an SSO token from argo_token (401)" in err
+    assert "ZXhw" not in out + err

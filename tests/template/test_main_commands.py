@@ -123,3 +123,15 @@ def test_local_with_a_container_task_and_no_container_runtime_exits_1_with_the_r
     stubbed = run_main(project, "local", "--stub-containers", "--volume-dir",
                   str(tmp_path / "volume"), "--runs-dir", str(tmp_path / "runs"), env=env)
     assert stubbed.returncode == 0, stubbed.stdout + stubbed.stderr
+
+
+def test_submit_with_an_expired_sso_token_uses_the_service_account_and_says_so(
+    emulated_env, project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ARGO_TOKEN", "Bearer v2:ZXhwaXJlZC1zc28tc2Vzc2lvbi10b2tlbg==")
+    result = run_main(project, "submit", "--runs-dir", str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "rejected an SSO token from argo_token (401); using a short-lived token" in (
+        result.stderr)
+    assert "ZXhw" not in result.stdout + result.stderr
+    assert len(emulated_env.argo.workflows) == 1

@@ -6,7 +6,6 @@ Against the Kubernetes emulator: its pods mount the claim, and exec runs a real 
 
 from __future__ import annotations
 
-import _thread
 import io
 import json
 import os
@@ -191,18 +190,26 @@ def test_a_file_is_never_written_through_a_link_already_in_the_destination(
 
 
 def test_an_interrupted_pull_leaves_no_pod_behind(emulated_env, cluster, volume, tmp_path):
-    header = tar_of([(entry("exp/big.bin"), b"\0" * (1 << 20))])[:4096]
+    # A small file, then a big one whose bytes trickle: the pull is mid-stream when the
+    # first progress line (after the small file) is written.
+    header = tar_of([(entry("exp/first.txt"), b"x"), (entry("exp/big.bin"), b"\0" * (1 << 20))])
+    header = header[:4096]
 
     def slow(command):
         yield header
-        _thread.interrupt_main()  # Ctrl-C while the archive is streaming
         for _ in range(400):
             time.sleep(0.05)
             yield b"\0" * 512
 
+    class CtrlC(io.StringIO):
+        """Ctrl-C on the main thread at the first progress line, while the tar streams."""
+
+        def write(self, text: str) -> int:
+            raise KeyboardInterrupt
+
     emulated_env.k8s.exec_override = lambda command: (slow(command), 0)
     with pytest.raises(KeyboardInterrupt):
-        pull(cluster, SOURCE, "exp", tmp_path / "out", progress=None)
+        pull(cluster, SOURCE, "exp", tmp_path / "out", progress=CtrlC())
     assert no_pod_left(emulated_env)
 
 

@@ -9,9 +9,10 @@ WHEELHOUSE := build/wheelhouse
 
 .PHONY: demo test lint bench clean wheelhouse conformance
 
-## lint: ruff on the whole repository
+## lint: ruff on the whole repository, mypy (strict) on hera_utils/
 lint: $(BIN)/hera-utils
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 $(BIN)/hera-utils: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +35,7 @@ $(WHEELHOUSE)/.filled: pyproject.toml | $(BIN)/hera-utils
 	@touch $@
 
 ## test: lint and run the whole test suite (the journey test included)
-test: $(BIN)/hera-utils $(WHEELHOUSE)/.filled
-	$(BIN)/ruff check .
+test: lint $(WHEELHOUSE)/.filled
 	$(BIN)/python -m pytest -q
 
 ## bench: print the benchmark ratios
@@ -47,4 +47,4 @@ conformance: $(BIN)/hera-utils
 	$(BIN)/python tools/conformance.py $(EXAMPLES) --table
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .ruff_cache
+	rm -rf $(VENV) build .pytest_cache .ruff_cache .mypy_cache

@@ -9,7 +9,7 @@ Hera's `global_config` (`define_argo_server_part_of_environment`) and hands out
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
@@ -25,7 +25,7 @@ from .http import (
     status_error,
     translate_request_error,
 )
-from .settings import DEFAULT_TIMEOUT
+from .settings import DEFAULT_TIMEOUT, Settings
 from .tokens import TokenSource, fallback_token_source, token_source
 
 T = TypeVar("T")
@@ -34,9 +34,10 @@ if TYPE_CHECKING:
     from hera.workflows import WorkflowsService
 
     from .cluster import KubernetesCluster
+    from .logs import LogLine
 
 
-def argo_server(cluster: KubernetesCluster | None, args: Any) -> ArgoServer:
+def argo_server(cluster: KubernetesCluster | None, args: Settings) -> ArgoServer:
     """Resolve the Argo Server of the settings and assert it answers and accepts the token."""
     server = ArgoServer.from_settings(cluster, args)
     server.version()
@@ -71,24 +72,25 @@ class ArgoServer:
 
     @classmethod
     def from_settings(
-        cls, cluster: KubernetesCluster | None, args: Any, tokens: TokenSource | None = None
+        cls, cluster: KubernetesCluster | None, args: Settings, tokens: TokenSource | None = None
     ) -> ArgoServer:
         """Build from the settings without touching the network (except to get a token).
 
         `tokens` overrides the token source the settings' auth mode would choose.
         """
+        args = Settings.from_namespace(args)
         endpoint = resolve_argo_endpoint(
-            getattr(args, "argo_server", None) or "",
-            secure=bool(getattr(args, "argo_secure", True)),
-            base_href=getattr(args, "argo_base_href", None) or "",
+            args.argo_server or "",
+            secure=bool(args.argo_secure),
+            base_href=args.argo_base_href or "",
         )
         namespace = (
-            getattr(args, "argo_namespace", None)
+            args.argo_namespace
             or (cluster.namespace if cluster is not None else None)
             or "default"
         )
         verify: bool | str = True
-        if getattr(args, "argo_insecure_skip_verify", False):
+        if args.argo_insecure_skip_verify:
             verify = False
             if endpoint.secure:
                 warnings.warn(
@@ -109,13 +111,13 @@ class ArgoServer:
             endpoint,
             namespace,
             tokens,
-            timeout=float(getattr(args, "request_timeout", None) or DEFAULT_TIMEOUT),
+            timeout=float(args.request_timeout or DEFAULT_TIMEOUT),
             verify=verify,
-            service_account=getattr(args, "argo_service_account", None),
+            service_account=args.argo_service_account,
         )
 
     def prove_access(
-        self, args: Any, *, cluster: Callable[[], KubernetesCluster | None]
+        self, args: Settings, *, cluster: Callable[[], KubernetesCluster | None]
     ) -> None:
         """List the namespace's workflows with the token: proves token and namespace.
 
@@ -215,7 +217,7 @@ class ArgoServer:
         try:
             response = self.session.get(url, params=params, stream=True)
         except requests.RequestException as error:
-            raise self.unreachable(error) from None
+            raise self.unreachable(error) from error
         if response.status_code >= 400:
             try:
                 raise status_error(
@@ -239,7 +241,7 @@ class ArgoServer:
         try:
             response = self.session.request(method, url, params=params, json=body)
         except requests.RequestException as error:
-            raise self.unreachable(error) from None
+            raise self.unreachable(error) from error
         if response.status_code >= 400:
             raise self._explained(status_error(
                 response,
@@ -264,11 +266,11 @@ class ArgoServer:
         try:
             return method(*args, **kwargs)
         except requests.RequestException as error:
-            raise self.unreachable(error) from None
+            raise self.unreachable(error) from error
         except HeraException as error:
             raise self._explained(hera_exception_error(
                 error, what=what, url=self.url, namespace=self.namespace
-            )) from None
+            )) from error
 
     def _explained(self, error: AccessError) -> AccessError:
         """A rejected SSO token has expired: say so, and where a new one comes from."""
@@ -293,6 +295,19 @@ class ArgoServer:
         return translate_request_error(
             error, url=self.url, what="the Argo Server", setting="argo_server", timeout=self.timeout
         )
+
+    def task_log(
+        self,
+        workflow_name: str,
+        pod: str | None = None,
+        *,
+        follow: bool = False,
+        tail_lines: int | None = None,
+    ) -> Iterator[LogLine]:
+        """The main container's log lines of a workflow's pod (of every pod if None)."""
+        from .logs import workflow_logs
+
+        return workflow_logs(self, workflow_name, pod=pod, follow=follow, tail_lines=tail_lines)
 
     # -- Hera ------------------------------------------------------------------------------------
 

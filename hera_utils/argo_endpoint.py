@@ -107,8 +107,8 @@ def _split_host(rest: str, original: str) -> tuple[str, int | None, str]:
         host, after = hostport[1:end], hostport[end + 1 :]
         try:
             ipaddress.IPv6Address(host)
-        except ValueError:
-            raise _bad(original, f"{host!r} is not an IPv6 address") from None
+        except ValueError as error:
+            raise _bad(original, f"{host!r} is not an IPv6 address") from error
         port_text = after[1:] if after.startswith(":") else None
         if after and port_text is None:
             raise _bad(original, "unexpected text after the IPv6 address")

@@ -27,6 +27,7 @@ from .errors import (
 if TYPE_CHECKING:
     from .argo import ArgoServer
     from .cluster import KubernetesCluster
+    from .settings import Settings
 
 CHECK_NAMES = (
     "config",
@@ -113,17 +114,21 @@ class Report:
         return "\n".join(lines)
 
 
-def run_checks(args: Any = None, *, argv: Sequence[str] | None = None) -> Report:
-    """Run every applicable check for the settings `args` (parsed from `argv` if None)."""
-    results: dict[str, CheckResult] = {}
-    if args is None:
-        from .settings import parse_arguments
+def run_checks(settings: Any = None, *, argv: Sequence[str] | None = None) -> Report:
+    """Run every applicable check for `settings` (parsed from `argv` if None).
 
+    The report keeps the cluster and Argo Server it checked (`Report.cluster`, `.argo`).
+    """
+    from .settings import Settings, parse_arguments
+
+    results: dict[str, CheckResult] = {}
+    if settings is None:
         try:
-            args = parse_arguments(argv)
+            settings = parse_arguments(argv)
         except ConfigurationError as error:
             results["config"] = _failed("config", error)
             return _report(results, "not checked: the settings could not be read")
+    args = Settings.from_namespace(settings)
     config = _check_config(args)
     results["config"] = config
     if config.ok is False:
@@ -168,12 +173,12 @@ def _attempt(name: str, action: Callable[[], str | CheckResult]) -> CheckResult:
 # -- config ---------------------------------------------------------------------------------
 
 
-def _check_config(args: Any) -> CheckResult:
+def _check_config(args: Settings) -> CheckResult:
     from .argo_endpoint import resolve_argo_endpoint
 
     def check() -> str:
         parts = []
-        origins = getattr(args, "origins", {})
+        origins = args.origins
         files = sorted(
             {
                 o[len("config file (") : -1]
@@ -182,12 +187,12 @@ def _check_config(args: Any) -> CheckResult:
             }
         )
         parts.append("config files: " + (", ".join(files) if files else "none used"))
-        if getattr(args, "argo_server", None):
+        if args.argo_server:
             endpoint = resolve_argo_endpoint(
                 args.argo_server, secure=args.argo_secure, base_href=args.argo_base_href or ""
             )
             parts.append(f"argo_server → {endpoint.url}")
-        unknown = getattr(args, "unknown_config_keys", {})
+        unknown = args.unknown_config_keys
         if unknown:
             parts.append("ignored unknown keys: " + ", ".join(sorted(unknown)))
         return "; ".join(parts)
@@ -198,7 +203,7 @@ def _check_config(args: Any) -> CheckResult:
 # -- Kubernetes -------------------------------------------------------------------------------
 
 
-def _cluster_needed(args: Any) -> bool:
+def _cluster_needed(args: Settings) -> bool:
     from .k8s_workflows import submit_path
     from .tokens import token_needs_cluster
 
@@ -210,13 +215,13 @@ def _cluster_needed(args: Any) -> bool:
     )
 
 
-def _cluster_configured(args: Any) -> bool:
+def _cluster_configured(args: Settings) -> bool:
     from .kubeconfig import DEFAULT_KUBECONFIG
 
     return bool(args.k8s_config_file) or os.path.isfile(os.path.expanduser(DEFAULT_KUBECONFIG))
 
 
-def _import_before_threads(args: Any) -> None:
+def _import_before_threads(args: Settings) -> None:
     """Import, on this thread, every library the check threads use.
 
     Two threads importing one package at the same moment may see it half-initialised
@@ -230,7 +235,9 @@ def _import_before_threads(args: Any) -> None:
         import_client()
 
 
-def _kubernetes_checks(args: Any, pool: ThreadPoolExecutor, results: dict[str, CheckResult]) -> Any:
+def _kubernetes_checks(
+    args: Settings, pool: ThreadPoolExecutor, results: dict[str, CheckResult]
+) -> KubernetesCluster | None:
     """Run the Kubernetes checks; return the cluster when it can be used, else None."""
     from .cluster import KubernetesCluster
 
@@ -364,7 +371,7 @@ def _check_results_access(cluster: Any) -> str:
 
 
 def _argo_checks(
-    args: Any, cluster_future: Future[Any], results: dict[str, CheckResult]
+    args: Settings, cluster_future: Future[Any], results: dict[str, CheckResult]
 ) -> ArgoServer | None:
     """Run the Argo checks; return the server when workflows can be submitted to it."""
     from .argo import ArgoServer
@@ -374,8 +381,8 @@ def _argo_checks(
     if submit_path(args) == "kubernetes":
         reason = (
             "not used: workflows go through the Kubernetes API (argo_submit_via="
-            f"{getattr(args, 'argo_submit_via', None) or 'auto'}"
-            + (", argo_server unset)" if not getattr(args, "argo_server", None) else ")")
+            f"{args.argo_submit_via or 'auto'}"
+            + (", argo_server unset)" if not args.argo_server else ")")
         )
         for name in ("argo_server", "argo_auth", "argo_namespace"):
             results[name] = CheckResult(name, None, reason)
@@ -435,7 +442,7 @@ def _argo_checks(
     return server
 
 
-def _kubeconfig_view(args: Any) -> Any:
+def _kubeconfig_view(args: Settings) -> Any:
     """The kubeconfig's view (namespace of the context) without touching the network."""
     from .cluster import KubernetesCluster
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 from .errors import (
     EXIT_CONFIGURATION,
@@ -20,7 +20,7 @@ from .errors import (
     report_unexpected,
 )
 from .redaction import learn_from_sources, scrub_message, scrubbed_output
-from .settings import SETTINGS, SettingsParser, parser, redact
+from .settings import SETTINGS, Settings, SettingsParser, parser, redact
 from .signals import Terminated, terminating_signals_raise
 
 COMMANDS = ("doctor", "config", "version")
@@ -89,7 +89,7 @@ def _run(args_list: list[str], out: TextIO, err: TextIO) -> int:
         return report_unexpected(error, "hera-utils", err)
 
 
-def _doctor(args: Any, out: TextIO) -> int:
+def _doctor(args: Settings, out: TextIO) -> int:
     from .checks import run_checks
 
     report = run_checks(args)
@@ -101,7 +101,7 @@ def _doctor(args: Any, out: TextIO) -> int:
     return report.exit_code
 
 
-def print_settings(args: Any, out: TextIO) -> int:
+def print_settings(args: Settings, out: TextIO) -> int:
     """Print the effective settings (secrets redacted), with `args.show_origin` their origins."""
     from .argo_endpoint import resolve_argo_endpoint
 
@@ -150,8 +150,8 @@ def _print_template_version(out: TextIO) -> None:
         print(f"template {template['commit']} from {template['src_path']}", file=out)
 
 
-def _warn_unknown_keys(args: Any, err: TextIO) -> None:
-    for key, path in sorted(getattr(args, "unknown_config_keys", {}).items()):
+def _warn_unknown_keys(args: Settings, err: TextIO) -> None:
+    for key, path in sorted(args.unknown_config_keys.items()):
         print(f"hera-utils: warning: {path}: unknown key {key!r} ignored", file=err)
 
 

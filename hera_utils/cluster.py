@@ -19,6 +19,7 @@ from .errors import (
     AccessError,
     ConfigurationError,
     ForbiddenError,
+    MalformedAnswerError,
     NotFoundError,
     RequestTimeoutError,
     ServerError,
@@ -26,8 +27,9 @@ from .errors import (
     UnauthorizedError,
     UnreachableError,
 )
+from .http import StatusRule
 from .kubeconfig import KubeconfigSelection, kubeconfig_paths, select_context
-from .settings import DEFAULT_TIMEOUT
+from .settings import DEFAULT_TIMEOUT, Settings
 
 T = TypeVar("T")
 WORKFLOW_GROUP = "argoproj.io"
@@ -58,7 +60,7 @@ def import_client() -> None:
         getattr(kubernetes.client, name)
 
 
-def k8s_cluster(args: Any) -> KubernetesCluster:
+def k8s_cluster(args: Settings) -> KubernetesCluster:
     """Load the kubeconfig named by the settings and assert that the cluster answers."""
     cluster = KubernetesCluster.from_settings(args)
     cluster.verify_credentials()
@@ -78,12 +80,13 @@ class KubernetesCluster:
         self._confirmed: dict[tuple[str, str], Any] = {}
 
     @classmethod
-    def from_settings(cls, args: Any) -> KubernetesCluster:
+    def from_settings(cls, args: Settings) -> KubernetesCluster:
         """Read the kubeconfig (files, context, namespace) without touching the network."""
-        paths = kubeconfig_paths(getattr(args, "k8s_config_file", None))
-        selection = select_context(paths, getattr(args, "k8s_context", None))
-        namespace = getattr(args, "argo_namespace", None) or selection.namespace or "default"
-        timeout = float(getattr(args, "request_timeout", None) or DEFAULT_TIMEOUT)
+        args = Settings.from_namespace(args)
+        paths = kubeconfig_paths(args.k8s_config_file)
+        selection = select_context(paths, args.k8s_context)
+        namespace = args.argo_namespace or selection.namespace or "default"
+        timeout = float(args.request_timeout or DEFAULT_TIMEOUT)
         return cls(selection, namespace, timeout)
 
     @property
@@ -110,7 +113,7 @@ class KubernetesCluster:
                 f"{_first_line(str(error))}",
                 hint="download a fresh kubeconfig from your cluster",
                 setting="k8s_config_file",
-            ) from None
+            ) from error
         # One attempt per call: a retried refused port would multiply the wait.
         configuration.retries = False
         _register_credentials(configuration)
@@ -130,7 +133,7 @@ class KubernetesCluster:
 
         def load() -> None:
             try:
-                config.load_kube_config(
+                config.load_kube_config(  # type: ignore[no-untyped-call]
                     config_file=self.selection.config_file,
                     context=self.selection.context,
                     client_configuration=configuration,
@@ -212,7 +215,7 @@ class KubernetesCluster:
         )
         api = client.AuthorizationV1Api(self.api_client)
         answer = self.call("the Kubernetes API", api.create_self_subject_access_review, review)
-        status = answer.status
+        status = self.present(answer.status, "the access review's status")
         return bool(status.allowed), str(status.reason or "")
 
     def read_namespace(self) -> Any:
@@ -313,7 +316,8 @@ class KubernetesCluster:
                 status=403,
                 url=self.server,
             ) from refused
-        return str(answer.status.token), answer.status.expiration_timestamp
+        issued = self.present(answer.status, "the token request's status")
+        return str(issued.token), issued.expiration_timestamp
 
     def read_legacy_service_account_token(self, name: str) -> str:
         """The token of the service account's legacy token Secret (clusters before 1.24).
@@ -336,9 +340,10 @@ class KubernetesCluster:
                 setting="argo_service_account",
             )
             names = [
-                s.metadata.name
+                str(s.metadata.name)
                 for s in listed.items or []
-                if (s.metadata.annotations or {}).get("kubernetes.io/service-account.name") == name
+                if s.metadata is not None
+                and (s.metadata.annotations or {}).get("kubernetes.io/service-account.name") == name
             ]
         for secret_name in names:
             secret = self.call(
@@ -348,10 +353,9 @@ class KubernetesCluster:
                 self.namespace,
                 setting="argo_service_account",
             )
-            if secret.type == "kubernetes.io/service-account-token" and (secret.data or {}).get(
-                "token"
-            ):
-                return base64.b64decode(secret.data["token"]).decode()
+            token = (secret.data or {}).get("token")
+            if secret.type == "kubernetes.io/service-account-token" and token:
+                return base64.b64decode(token).decode()
         raise NotFoundError(
             f"service account {name!r} in namespace {self.namespace!r} has no token Secret",
             hint="since Kubernetes 1.24 such Secrets are not created automatically: use "
@@ -360,6 +364,17 @@ class KubernetesCluster:
         )
 
     # -- plumbing ---------------------------------------------------------------------------
+
+    def present(self, value: T | None, what: str) -> T:
+        """`value` of an answer, which the API always sends: its absence is a malformed answer."""
+        if value is None:
+            raise MalformedAnswerError(
+                f"the Kubernetes API at {self.server} answered without {what}",
+                hint="check that k8s_config_file's server is a Kubernetes API server",
+                setting="k8s_config_file",
+                url=self.server,
+            )
+        return value
 
     def call(
         self,
@@ -378,51 +393,25 @@ class KubernetesCluster:
         except ApiException as error:
             if not error.status:
                 # The client reports transport failures (TLS, refused...) as status 0.
-                raise self._transport_error(error) from None
-            raise self._api_error(what, error, setting) from None
+                raise self._transport_error(error) from error
+            raise self._api_error(what, error, setting) from error
         except ConfigurationError:
             raise
         except Exception as error:  # urllib3 / ssl / socket failures come in many types
-            raise self._transport_error(error) from None
+            raise self._transport_error(error) from error
 
     def _api_error(self, what: str, error: Any, setting: str) -> AccessError:
         status = int(error.status or 0)
-        message = _status_message(error)
-        ns = self.namespace
-        if status == 401:
-            return UnauthorizedError(
-                f"the Kubernetes API rejected the credentials of context "
-                f"{self.selection.context!r} (401)",
-                hint="your kubeconfig's token or certificate has expired: download a fresh "
-                "kubeconfig from your cluster's UI",
-                setting="k8s_config_file",
-                status=401,
-                url=self.server,
-            )
-        if status == 403:
-            return ForbiddenError(
-                f"not allowed to read {what} in namespace {ns!r} (403: {message})",
-                hint=f"ask your cluster admin for a role in namespace {ns!r}, or set "
-                "ARGO_NAMESPACE to a namespace you were granted",
-                setting="argo_namespace",
-                status=403,
-                url=self.server,
-            )
-        if status == 404:
-            return NotFoundError(
-                f"{what} does not exist in namespace {ns!r}",
-                hint=_missing_hint(setting, ns),
-                setting=setting,
-                status=404,
-                url=self.server,
-            )
-        return ServerError(
-            f"the Kubernetes API failed on {what} (HTTP {status}: {message})",
-            hint="retry later, or ask your cluster admin",
-            setting=setting,
-            status=status,
-            url=self.server,
-        )
+        rule = KUBERNETES_STATUSES.get(status) or KUBERNETES_STATUSES[None]
+        return rule.build(status, {
+            "what": what,
+            "url": self.server,
+            "setting": setting,
+            "namespace": self.namespace,
+            "context": self.selection.context,
+            "message": _status_message(error),
+            "missing_hint": _missing_hint(setting, self.namespace),
+        })
 
     def _transport_error(self, error: BaseException) -> AccessError:
         chain = _exception_chain(error)
@@ -481,6 +470,31 @@ _MISSING_HINTS = {
     "argo_service_account": "set ARGO_SERVICE_ACCOUNT to an existing account "
     "(kubectl get sa -n {ns}) or ask your admin to create it",
     "argo_namespace": "set ARGO_NAMESPACE to an existing namespace you were granted",
+}
+
+
+KUBERNETES_STATUSES: dict[int | None, StatusRule] = {
+    401: StatusRule(
+        UnauthorizedError,
+        "the Kubernetes API rejected the credentials of context {context!r} (401)",
+        "your kubeconfig's token or certificate has expired: download a fresh kubeconfig "
+        "from your cluster's UI",
+        setting="k8s_config_file",
+    ),
+    403: StatusRule(
+        ForbiddenError,
+        "not allowed to read {what} in namespace {namespace!r} (403: {message})",
+        "ask your cluster admin for a role in namespace {namespace!r}, or set ARGO_NAMESPACE "
+        "to a namespace you were granted",
+        setting="argo_namespace",
+    ),
+    404: StatusRule(NotFoundError, "{what} does not exist in namespace {namespace!r}",
+                    "{missing_hint}"),
+    None: StatusRule(
+        ServerError,
+        "the Kubernetes API failed on {what} (HTTP {status}: {message})",
+        "retry later, or ask your cluster admin",
+    ),
 }
 
 

@@ -69,7 +69,7 @@ class ExperimentEnvironment:
             try:
                 check(value)
             except argparse.ArgumentTypeError as error:
-                raise ConfigurationError(f"{field}: {error}", setting=field) from None
+                raise ConfigurationError(f"{field}: {error}", setting=field) from error
         if self.volume_claim and not posixpath.isabs(self.mount_path):
             raise ConfigurationError(
                 f"the volume claim {self.volume_claim!r} needs an absolute mount path, "

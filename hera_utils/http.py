@@ -13,6 +13,7 @@ import os
 import re
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -75,7 +76,7 @@ class BoundedSession(requests.Session):
         self.timeout = timeout
         self.verify = verify
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         """`requests.Session.request` with our timeout and verification as defaults."""
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
@@ -241,6 +242,66 @@ def hera_exception_error(
     return hera_error(status, message, what=what, url=url, namespace=namespace)
 
 
+@dataclass(frozen=True)
+class StatusRule:
+    """How an HTTP status of a server becomes an `AccessError`: class, message, hint.
+
+    The message and hint are `str.format` templates over `what`, `url`, `namespace`,
+    `setting`, `status` and `message` (the server's words; when it gave none, `fallback`,
+    else the status line's reason).
+    """
+
+    error: type[AccessError]
+    message: str
+    hint: str
+    setting: str = ""  # the setting to fix; empty: the caller's
+    fallback: str = ""
+
+    def build(self, status: int, fields: dict[str, Any]) -> AccessError:
+        """The error for this status, its templates filled with `fields`."""
+        said = fields["message"] or self.fallback or fields.get("reason", "")
+        values = {**fields, "status": status, "message": said}
+        return self.error(
+            self.message.format(**values),
+            hint=self.hint.format(**values),
+            setting=self.setting or fields["setting"],
+            status=status,
+            url=fields["url"],
+        )
+
+
+ARGO_SERVER_STATUSES: dict[int | None, StatusRule] = {
+    401: StatusRule(
+        UnauthorizedError,
+        "{what} rejected the token (401: {message})",
+        "renew ARGO_TOKEN from the Argo UI's User page, or set argo_service_account to let "
+        "hera_utils request one from Kubernetes",
+        setting="argo_token",
+        fallback="unauthorized",
+    ),
+    403: StatusRule(
+        ForbiddenError,
+        "{what} refused access to namespace {namespace!r} (403: {message})",
+        "set ARGO_NAMESPACE to a namespace you were granted (ask your cluster admin), or use "
+        "a token of an account allowed there",
+        setting="argo_namespace",
+        fallback="forbidden",
+    ),
+    404: StatusRule(
+        NotFoundError,
+        "{what} at {url} answered 404 ({message})",
+        "if the server sits behind an ingress, set ARGO_BASE_HREF to its path prefix; "
+        "otherwise check {setting}",
+        fallback="not found",
+    ),
+    None: StatusRule(
+        ServerError,
+        "{what} at {url} failed with HTTP {status} ({message})",
+        "the server is reachable but failing; retry later or ask its administrator",
+    ),
+}
+
+
 def hera_error(
     status: int,
     message: str,
@@ -252,37 +313,6 @@ def hera_error(
     reason: str = "",
 ) -> AccessError:
     """The `AccessError` for an HTTP status and message from the Argo Server."""
-    if status == 401:
-        return UnauthorizedError(
-            f"{what} rejected the token (401: {message or 'unauthorized'})",
-            hint="renew ARGO_TOKEN from the Argo UI's User page, or set argo_service_account "
-            "to let hera_utils request one from Kubernetes",
-            setting="argo_token",
-            status=status,
-            url=url,
-        )
-    if status == 403:
-        return ForbiddenError(
-            f"{what} refused access to namespace {namespace!r} (403: {message or 'forbidden'})",
-            hint="set ARGO_NAMESPACE to a namespace you were granted (ask your cluster admin), "
-            "or use a token of an account allowed there",
-            setting="argo_namespace",
-            status=status,
-            url=url,
-        )
-    if status == 404:
-        return NotFoundError(
-            f"{what} at {url} answered 404 ({message or 'not found'})",
-            hint="if the server sits behind an ingress, set ARGO_BASE_HREF to its path prefix; "
-            f"otherwise check {setting}",
-            setting=setting,
-            status=status,
-            url=url,
-        )
-    return ServerError(
-        f"{what} at {url} failed with HTTP {status} ({message or reason})",
-        hint="the server is reachable but failing; retry later or ask its administrator",
-        setting=setting,
-        status=status,
-        url=url,
-    )
+    rule = ARGO_SERVER_STATUSES.get(status) or ARGO_SERVER_STATUSES[None]
+    fields = {"what": what, "url": url, "setting": setting, "namespace": namespace}
+    return rule.build(status, {**fields, "message": message, "reason": reason})

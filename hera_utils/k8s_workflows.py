@@ -11,6 +11,7 @@ environment use of an `ArgoServer`, and `workflows_service()` the few calls of a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -21,16 +22,17 @@ if TYPE_CHECKING:
 
     from .cluster import KubernetesCluster
     from .logs import LogLine
+    from .settings import Settings
 
 GROUP, VERSION, PLURAL = "argoproj.io", "v1alpha1", "workflows"
 
 
-def submit_path(args: Any) -> str:
+def submit_path(args: Settings) -> str:
     """`argo-server` or `kubernetes`: `auto` takes the Argo Server when one is set, as the
     Argo CLI does."""
-    chosen = getattr(args, "argo_submit_via", None) or "auto"
+    chosen = args.argo_submit_via or "auto"
     if chosen == "auto":
-        return "argo-server" if getattr(args, "argo_server", None) else "kubernetes"
+        return "argo-server" if args.argo_server else "kubernetes"
     return str(chosen)
 
 
@@ -79,6 +81,33 @@ class KubernetesWorkflows:
             setting="argo_submit_via",
         )
 
+    def task_log(
+        self,
+        workflow_name: str,
+        pod: str | None = None,
+        *,
+        follow: bool = False,
+        tail_lines: int | None = None,
+    ) -> Iterator[LogLine]:
+        """The main container's log of `pod`, or of each task pod in turn (when following,
+        the pods the controller starts meanwhile too)."""
+        from .logs import task_pods
+
+        if pod is not None:
+            yield from self.pod_log(pod, follow=follow, tail_lines=tail_lines)
+            return
+        done: set[str] = set()
+        while True:
+            workflow = self.get_workflow(workflow_name)
+            for task in task_pods(workflow):
+                if task.phase != "Pending" and task.pod not in done:
+                    done.add(task.pod)
+                    yield from self.pod_log(task.pod, follow=follow, tail_lines=tail_lines)
+            phase = (workflow.get("status") or {}).get("phase")
+            if not follow or phase not in (None, "", "Pending", "Running"):
+                return
+            time.sleep(1.0)  # new pods are started by the controller: look again
+
     def pod_log(self, pod: str, *, follow: bool = False, tail_lines: int | None = None
                 ) -> Iterator[LogLine]:
         """The main container's log of `pod`, line by line (bytes that are not UTF-8 shown
@@ -92,7 +121,8 @@ class KubernetesWorkflows:
                                    "_preload_content": False}
         if tail_lines:
             options["tail_lines"] = tail_lines
-        response = self.cluster.call(
+        # Not preloaded, the client hands back the raw urllib3 response, to stream.
+        response: Any = self.cluster.call(
             f"the log of pod {pod!r}", core.read_namespaced_pod_log,
                                      pod, self.namespace, setting="argo_namespace", **options)
         try:
@@ -120,12 +150,15 @@ class WorkflowsThroughKubernetes:
 
         return client.CustomObjectsApi(self.cluster.api_client)
 
-    def create_workflow(self, request: m.WorkflowCreateRequest, namespace: str) -> m.Workflow:
+    def create_workflow(
+        self, req: m.WorkflowCreateRequest, namespace: str | None = None
+    ) -> m.Workflow:
         """Create the request's workflow as a custom resource; return what was stored."""
         from hera.workflows import models as m
 
-        assert request.workflow is not None
-        body = request.workflow.model_dump(by_alias=True, exclude_none=True, mode="json")
+        assert req.workflow is not None
+        namespace = namespace or self.cluster.namespace
+        body = req.workflow.model_dump(by_alias=True, exclude_none=True, mode="json")
         body.setdefault("apiVersion", f"{GROUP}/{VERSION}")
         body.setdefault("kind", "Workflow")
         created = self.cluster.call(
@@ -134,27 +167,31 @@ class WorkflowsThroughKubernetes:
         )
         return m.Workflow.model_validate(created)
 
-    def get_raw(self, name: str, namespace: str) -> dict[str, Any]:
+    def get_raw(self, name: str, namespace: str | None = None) -> dict[str, Any]:
         """The workflow resource `name` as the API returns it."""
         found = self.cluster.call(
             f"workflow {name!r}", self._api().get_namespaced_custom_object,
-            GROUP, VERSION, namespace, PLURAL, name, setting="argo_namespace",
+            GROUP, VERSION, namespace or self.cluster.namespace, PLURAL, name,
+            setting="argo_namespace",
         )
         return dict(found)
 
-    def get_workflow(self, name: str, namespace: str) -> m.Workflow:
+    def get_workflow(self, name: str, namespace: str | None = None) -> m.Workflow:
         """The workflow resource `name`, as Hera's model."""
         from hera.workflows import models as m
 
         return m.Workflow.model_validate(self.get_raw(name, namespace))
 
-    def list_workflows(self, namespace: str, label_selector: str = "") -> m.WorkflowList:
+    def list_workflows(
+        self, namespace: str | None = None, label_selector: str | None = None
+    ) -> m.WorkflowList:
         """The workflow resources of `namespace` carrying `label_selector`."""
         from hera.workflows import models as m
 
         listed = self.cluster.call(
             "workflows", self._api().list_namespaced_custom_object,
-            GROUP, VERSION, namespace, PLURAL, label_selector=label_selector,
+            GROUP, VERSION, namespace or self.cluster.namespace, PLURAL,
+            label_selector=label_selector or "",
             setting="argo_namespace",
         )
         return m.WorkflowList.model_validate(listed)

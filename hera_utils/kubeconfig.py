@@ -109,7 +109,7 @@ def select_context(paths: tuple[Path, ...], context: str | None) -> KubeconfigSe
     _check_files(cluster, _CLUSTER_FILES, defined_in.get(("cluster", cluster_name)))
     user = users.get(user_name) or {}
     _check_files(user, _USER_FILES, defined_in.get(("user", user_name)))
-    plugin = user.get("exec") if isinstance(user.get("exec"), dict) else {}
+    plugin: dict[str, Any] = user["exec"] if isinstance(user.get("exec"), dict) else {}
     return KubeconfigSelection(
         paths=paths,
         context=chosen,
@@ -178,13 +178,13 @@ def _load(path: Path) -> dict[str, Any]:
             f"kubeconfig {path} is not valid YAML{where}",
             hint="download it again from your cluster; do not edit it by hand",
             setting="k8s_config_file",
-        ) from None
+        ) from error
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigurationError(
             f"kubeconfig {path} cannot be read: {error.__class__.__name__}",
             hint="check the file's permissions",
             setting="k8s_config_file",
-        ) from None
+        ) from error
     if document is None:
         document = {}
     if not isinstance(document, dict) or (

@@ -19,7 +19,7 @@ from .errors import AccessError, MalformedAnswerError
 
 if TYPE_CHECKING:
     from .argo import ArgoServer
-    from .k8s_workflows import KubernetesWorkflows
+    from .workflow_paths import WorkflowsPath
 
 MAIN_CONTAINER = "main"
 POD_NAME_FORMAT_ANNOTATION = "workflows.argoproj.io/pod-name-format"
@@ -163,15 +163,10 @@ def _log_line(raw: bytes, url: str) -> LogLine:
     )
 
 
-def log_tail(
-    argo: ArgoServer | KubernetesWorkflows, workflow_name: str, pod: str, lines: int = 20
-) -> list[str]:
+def log_tail(argo: WorkflowsPath, workflow_name: str, pod: str, lines: int = 20) -> list[str]:
     """The last `lines` lines of a pod's main log (empty when it cannot be read)."""
     try:
-        if argo.via == "kubernetes":
-            read = argo.pod_log(pod, tail_lines=lines)  # type: ignore[union-attr]
-        else:
-            read = workflow_logs(argo, workflow_name, pod=pod, tail_lines=lines)  # type: ignore[arg-type]
+        read = argo.task_log(workflow_name, pod, tail_lines=lines)
         return [line.content for line in read][-lines:]
     except AccessError:
         return []

@@ -24,7 +24,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 REDACTED = "<redacted>"
 # Shorter known secrets are not replaced: replacing "abc" everywhere would garble text,
@@ -362,15 +362,16 @@ class ScrubbingStream(io.TextIOBase):
 @contextlib.contextmanager
 def scrubbed_output(
     stdout: TextIO | None = None, stderr: TextIO | None = None
-) -> Iterator[tuple[ScrubbingStream, ScrubbingStream]]:
+) -> Iterator[tuple[TextIO, TextIO]]:
     """Route stdout, stderr and log records through the scrubber until the block ends.
 
     Yields the scrubbing (stdout, stderr) streams, wrapping `stdout`/`stderr` when given
     (else `sys.stdout`/`sys.stderr`). stdout carries data (a rendered workflow), so only
     secrets and token shapes go; stderr carries messages, where opaque strings go too.
     """
-    out = ScrubbingStream(stdout or sys.stdout)
-    err = ScrubbingStream(stderr or sys.stderr, opaque=True)
+    # A TextIOBase is what `print` and `sys.stdout` take; typeshed's TextIO is only nominal.
+    out = cast(TextIO, ScrubbingStream(stdout or sys.stdout))
+    err = cast(TextIO, ScrubbingStream(stderr or sys.stderr, opaque=True))
     saved_out, saved_err = sys.stdout, sys.stderr
     saved_factory = logging.getLogRecordFactory()
 

@@ -118,7 +118,7 @@ def pull(
             raise ServerError(
                 f"the archive of {relative or '/'} sent by the pod is corrupt ({error})",
                 hint="retry; if it persists, the claim's files may be changing during the copy",
-            ) from None
+            ) from error
         output.raise_for_status(what=f"reading {relative or '/'} on {source.claim}")
     meter.finish()
     summary = _summary(extracted, target)
@@ -167,8 +167,8 @@ def reading_pod(cluster: KubernetesCluster, source: VolumeSource) -> Iterator[st
             "a results pod", core.create_namespaced_pod, cluster.namespace, _pod_body(source)
         )
     except ForbiddenError as error:
-        raise _missing_right(cluster, "create pods", error) from None
-    name = str(created.metadata.name)
+        raise _missing_right(cluster, "create pods", error) from error
+    name = str(cluster.present(created.metadata, "the pod's metadata").name)
     try:
         _wait_running(cluster, core, name, source)
         yield name
@@ -340,8 +340,8 @@ def exec_output(cluster: KubernetesCluster, pod: str, command: list[str]) -> Ite
         if not str(error.reason or "").strip():
             # The client turns a Ctrl-C during the handshake into an ApiException without
             # a reason: it is still the user's interrupt.
-            raise KeyboardInterrupt from None
-        raise _exec_error(cluster, pod, str(error.reason)) from None
+            raise KeyboardInterrupt from error
+        raise _exec_error(cluster, pod, str(error.reason)) from error
     finally:
         websocket.setdefaulttimeout(previous)
     output = ExecOutput(connection, cluster.timeout, pod)
@@ -386,11 +386,11 @@ class ExecOutput(io.RawIOBase):
 
         try:
             opcode, frame = self._socket.recv_data_frame(True)
-        except websocket.WebSocketTimeoutException:
+        except websocket.WebSocketTimeoutException as error:
             raise RequestTimeoutError(
                 f"the results pod {self._pod} sent nothing for {self._timeout:g} s",
                 hint="check your network/VPN; raise HERA_UTILS_TIMEOUT if the volume is slow",
-            ) from None
+            ) from error
         except (websocket.WebSocketConnectionClosedException, OSError):
             self._ended = True
             return

@@ -9,6 +9,7 @@ mode), in chunks: memory stays constant whatever the size of the files.
 
 from __future__ import annotations
 
+import io
 import os
 import posixpath
 import tarfile
@@ -38,7 +39,7 @@ class _Refused(Exception):
 
 
 def extract_stream(
-    stream: IO[bytes],
+    stream: IO[bytes] | io.RawIOBase,
     destination: str | os.PathLike[str],
     *,
     strip: str = "",

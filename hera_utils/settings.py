@@ -9,13 +9,15 @@ origin and the fix; nothing here touches the network.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NoReturn
 
 import configargparse
 
@@ -138,15 +140,68 @@ SETTINGS: tuple[SettingSpec, ...] = (
 SECRET_KEYS = frozenset(spec.key for spec in SETTINGS if spec.secret)
 
 
-class Settings(argparse.Namespace):
-    """Parsed settings; `origins[key]` says where each value came from."""
+@dataclass(frozen=True)
+class Settings:
+    """The parsed settings, typed and read-only; `origin(key)` says where each came from.
 
-    origins: dict[str, str]
-    unknown_config_keys: dict[str, str]
+    Built once after parsing. The options a parser adds on top of the contract's settings
+    (an experiment's `--wait`, a script's own flags) are read as attributes too, from
+    `extras`; `replace(**changes)` gives a copy with some values changed.
+    """
+
+    k8s_config_file: str | None = None
+    k8s_context: str | None = None
+    argo_server: str | None = None
+    argo_secure: bool = True
+    argo_insecure_skip_verify: bool = False
+    argo_base_href: str = ""
+    argo_token: str | None = None
+    argo_namespace: str | None = None
+    argo_service_account: str | None = None
+    argo_auth_mode: str = "auto"
+    argo_submit_via: str = "auto"
+    k8s_volume_claim_name: str | None = None
+    k8s_configmap_name: str | None = None
+    request_timeout: float = DEFAULT_TIMEOUT
+    origins: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    unknown_config_keys: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    extras: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        # Read-only all the way down: a copy of each mapping behind a read-only view.
+        for name in ("origins", "unknown_config_keys", "extras"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names that are not fields: the parser's other options.
+        extras = self.__dict__.get("extras", {})
+        if name in extras:
+            return extras[name]
+        raise AttributeError(f"no setting or option {name!r}")
 
     def origin(self, key: str) -> str:
         """Where the setting `key` came from: 'command line', 'environment (VAR)', ..."""
         return self.origins.get(key, "default")
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with `changes` applied (settings, `origins`, or the parser's options)."""
+        fields = {name: changes.pop(name) for name in list(changes) if name in _FIELDS}
+        extras = {**self.extras, **changes}
+        return dataclasses.replace(self, **fields, extras=extras)
+
+    @classmethod
+    def from_namespace(cls, namespace: Any) -> Settings:
+        """The settings held by an argparse namespace (or any object with attributes)."""
+        if isinstance(namespace, Settings):
+            return namespace
+        values = dict(vars(namespace))
+        fields = {name: values.pop(name) for name in list(values) if name in _FIELDS}
+        return cls(**fields, extras=values)
+
+
+_FIELDS = frozenset(f.name for f in dataclasses.fields(Settings)) - {"extras"}
 
 
 class SettingsParser(configargparse.ArgParser):
@@ -173,7 +228,7 @@ class SettingsParser(configargparse.ArgParser):
 
     # argparse reports errors by exiting; library code raises instead, so that only the
     # command lines choose exit codes and what is printed.
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         """Raise a `ConfigurationError` naming the setting and where its value came from."""
         match = re.search(r"argument (--[\w-]+)", message)
         setting, origin = "", ""
@@ -207,13 +262,13 @@ class SettingsParser(configargparse.ArgParser):
         files = existing_config_files(environ)
         # configargparse lets later files override earlier ones: lowest priority first.
         self._default_config_files = [str(p) for p in reversed(files)]
-        namespace = Settings() if namespace is None else namespace
         parsed, unknown = super().parse_known_args(
             args=argv, namespace=namespace, env_vars=environ, **kwargs
         )
         config_paths = ([Path(explicit).expanduser()] if explicit else []) + files
-        parsed.origins, parsed.unknown_config_keys = self._origins(config_paths)
-        return parsed, unknown
+        origins, unknown_keys = self._origins(config_paths)
+        parsed.origins, parsed.unknown_config_keys = origins, unknown_keys
+        return Settings.from_namespace(parsed), unknown
 
     def _origins(self, config_paths: list[Path]) -> tuple[dict[str, str], dict[str, str]]:
         contents = [
@@ -236,7 +291,7 @@ class SettingsParser(configargparse.ArgParser):
     def _origin_of(
         self,
         action: argparse.Action,
-        contents: list[tuple[Path, dict[str, str]]] | None = None,
+        contents: Sequence[tuple[Path, Mapping[str, str]]] | None = None,
         keys: set[str] | None = None,
     ) -> str:
         if any(_on_command_line(self._argv, option) for option in action.option_strings):
@@ -259,7 +314,8 @@ class SettingsParser(configargparse.ArgParser):
         return "default"
 
     def _action_for_option(self, option: str) -> argparse.Action | None:
-        for action in self._actions:
+        actions: list[argparse.Action] = self._actions
+        for action in actions:
             if option in action.option_strings:
                 return action
         return None
@@ -273,7 +329,8 @@ def parser(**kwargs: Any) -> SettingsParser:
 
 def parse_arguments(argv: Sequence[str] | None = None) -> Settings:
     """Parse the command line (`sys.argv` by default), environment and config files."""
-    return parser().parse_args(argv)
+    settings: Settings = parser().parse_args(argv)
+    return settings
 
 
 def redact(key: str, value: Any) -> Any:

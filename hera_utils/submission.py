@@ -1,6 +1,7 @@
 """Submitting a workflow to an Argo Server, following it to its end, recording provenance.
 
-`submit_workflow` sends a Hera workflow through a `WorkflowsService` and returns its name.
+`submit_workflow` sends a Hera workflow through a `WorkflowsService` (or the Kubernetes
+API's equivalent: any `workflow_paths.WorkflowsClient`) and returns its name.
 `submit_recorded` does so in a way that can be re-run: each submission carries a unique
 label and is recorded under `runs/unconfirmed/` before it is sent; when the reply is lost
 (dropped, cut, 502, timeout, SIGTERM) the workflow is looked up by that label, and a later
@@ -33,7 +34,7 @@ from typing import Any, TypeVar
 
 import requests
 from hera import exceptions as hera_exceptions
-from hera.workflows import Workflow, WorkflowsService
+from hera.workflows import Workflow
 from hera.workflows import models as m
 
 from hera_utils.errors import (
@@ -48,6 +49,7 @@ from hera_utils.errors import (
 from hera_utils.http import hera_exception_error, translate_request_error
 from hera_utils.redaction import scrub_json, write_text
 from hera_utils.signals import Terminated
+from hera_utils.workflow_paths import WorkflowsClient
 
 FINAL_PHASES = frozenset({"Succeeded", "Failed", "Error"})
 # etcd refuses objects over about 1.5 MiB and Argo advises staying under 1 MB; warn early.
@@ -93,7 +95,7 @@ def size_warning(rendered_yaml: str) -> str | None:
 
 
 def submit_workflow(
-    service: WorkflowsService, workflow: Workflow, namespace: str, *, timeout: float
+    service: WorkflowsClient, workflow: Workflow, namespace: str, *, timeout: float
 ) -> str:
     """Create `workflow` in `namespace` through `service`; return the name the server gave it.
 
@@ -110,7 +112,7 @@ def _built(workflow: Workflow) -> m.Workflow:
 
 
 def _create(
-    service: WorkflowsService, built: m.Workflow, namespace: str, *, timeout: float
+    service: WorkflowsClient, built: m.Workflow, namespace: str, *, timeout: float
 ) -> tuple[str, bool]:
     """Create `built`; return its name. On failure, the error says whether it was sent."""
     sent = True
@@ -126,7 +128,7 @@ def _create(
             raise
 
     try:
-        created = call_server(attempt, service.host, timeout=timeout, namespace=namespace)
+        created = call_server(attempt, service.host or "", timeout=timeout, namespace=namespace)
     except AccessError as error:
         error.request_sent = sent
         raise
@@ -135,7 +137,7 @@ def _create(
         raise MalformedAnswerError(
             f"the Argo Server at {service.host} accepted the workflow but returned no name",
             setting="argo_server",
-            url=service.host,
+            url=service.host or "",
         )
     return name, sent
 
@@ -171,7 +173,7 @@ class Submitted:
 
 
 def submit_recorded(
-    service: WorkflowsService,
+    service: WorkflowsClient,
     workflow: Workflow,
     namespace: str,
     *,
@@ -194,7 +196,7 @@ def submit_recorded(
     what the user should know as it happens. Raises `AccessError` (or `Terminated`).
     """
     built = _built(workflow)
-    fingerprint = _fingerprint(built, namespace, service.host)
+    fingerprint = _fingerprint(built, namespace, service.host or "")
     unconfirmed = runs_dir / UNCONFIRMED_DIR
     earlier = _earlier_attempt(unconfirmed, fingerprint)
     if earlier is not None:
@@ -246,19 +248,19 @@ def submit_recorded(
             stop.signum,
             detail="while the workflow was being submitted: it may exist; run submit again "
             "to find it (it will not be submitted twice)",
-        ) from None
+        ) from stop
     return _confirm(attempt_dir, runs_dir, name, ui_url)
 
 
 def find_submission(
-    service: WorkflowsService, namespace: str, submission: str, *, timeout: float
+    service: WorkflowsClient, namespace: str, submission: str, *, timeout: float
 ) -> str | None:
     """The name of the workflow labelled with `submission`, or None if there is none."""
     listed = call_server(
         lambda: service.list_workflows(
             namespace=namespace, label_selector=f"{SUBMISSION_LABEL}={submission}"
         ),
-        service.host,
+        service.host or "",
         timeout=timeout,
         namespace=namespace,
     )
@@ -275,7 +277,7 @@ def _refused(error: AccessError) -> bool:
 
 def _after_lost_reply(
     error: AccessError,
-    service: WorkflowsService,
+    service: WorkflowsClient,
     namespace: str,
     submission: str,
     attempt_dir: Path,
@@ -298,7 +300,7 @@ def _after_lost_reply(
             f"the workflow may or may not have been created ({error.message}), and looking "
             f"it up failed too ({lookup.message})",
             hint=f"once the Argo Server answers, {again}; recorded in {attempt_dir}",
-        ) from None
+        ) from lookup
     if name is None:
         raise _restated(
             error,
@@ -393,7 +395,7 @@ def _update_attempt(attempt_dir: Path, **fields: Any) -> None:
 
 
 def follow(
-    service: WorkflowsService,
+    service: WorkflowsClient,
     name: str,
     namespace: str,
     *,
@@ -425,17 +427,17 @@ def follow(
         try:
             workflow = call_server(
                 lambda: service.get_workflow(name, namespace=namespace),
-                service.host,
+                service.host or "",
                 timeout=request_timeout,
                 namespace=namespace,
             )
-        except NotFoundError:
+        except NotFoundError as error:
             seen = last.phase if last else "Pending"
             raise WorkflowFailedError(
                 f"workflow {name} was deleted while it was followed (last phase: {seen})",
                 hint="someone deleted it (argo delete, the UI) or a TTL/garbage collection "
                 "removed it; what was submitted stays recorded under runs/",
-            ) from None
+            ) from error
         except MalformedAnswerError:
             raise
         except (UnreachableError, RequestTimeoutError, ServerError) as error:
@@ -450,7 +452,7 @@ def follow(
                     f"({failures} polls in a row failed)",
                     hint="the workflow goes on on the cluster; follow it in the Argo UI, or "
                     "raise --wait-timeout",
-                ) from None
+                ) from error
             delay = min(delay, remaining)
             said = " ".join(error.message.split())
             notice(f"no answer from the Argo Server ({said}); next try in {delay:.3g} s")
@@ -501,7 +503,7 @@ def call_server(request: Callable[[], T], url: str, *, timeout: float, namespace
     except hera_exceptions.HeraException as error:
         raise hera_exception_error(
             error, what="the Argo Server", url=url, namespace=namespace
-        ) from None
+        ) from error
     except (ValueError, TypeError) as error:
         # A 200 whose body is not JSON (requests' JSONDecodeError is a ValueError), or is
         # JSON of another shape (Hera's models raise ValidationError, a ValueError).
@@ -514,11 +516,11 @@ def call_server(request: Callable[[], T], url: str, *, timeout: float, namespace
             "proxy or a login page; check the address",
             setting="argo_server",
             url=url,
-        ) from None
+        ) from error
     except requests.RequestException as error:
         raise translate_request_error(
             error, url=url, what="the Argo Server", setting="argo_server", timeout=timeout
-        ) from None
+        ) from error
 
 
 def write_provenance(

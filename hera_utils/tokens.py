@@ -24,6 +24,7 @@ from .redaction import register_secret
 
 if TYPE_CHECKING:
     from .cluster import KubernetesCluster
+    from .settings import Settings
 
 # Renew a requested token when less than this fraction of its life (or a minute) remains.
 _RENEW_FRACTION = 0.2
@@ -128,27 +129,27 @@ class SecretToken(TokenSource):
         return self._value
 
 
-def token_needs_cluster(args: Any) -> bool:
+def token_needs_cluster(args: Settings) -> bool:
     """Whether the settings' auth mode obtains the token from the Kubernetes cluster."""
-    mode = getattr(args, "argo_auth_mode", None) or "auto"
+    mode = args.argo_auth_mode or "auto"
     if mode in ("token-request", "sa-secret"):
         return True
     return (
         mode == "auto"
-        and not getattr(args, "argo_token", None)
-        and bool(getattr(args, "argo_service_account", None))
+        and not args.argo_token
+        and bool(args.argo_service_account)
     )
 
 
-def token_source(args: Any, cluster: KubernetesCluster | None) -> TokenSource:
+def token_source(args: Settings, cluster: KubernetesCluster | None) -> TokenSource:
     """Choose the token source per `argo_auth_mode` (see the module docstring).
 
     `auto` takes the token when one is set, else asks Kubernetes for one (TokenRequest,
     falling back to the legacy Secret on clusters that refuse or lack it), else none.
     """
-    mode = getattr(args, "argo_auth_mode", None) or "auto"
-    token = getattr(args, "argo_token", None) or ""
-    account = getattr(args, "argo_service_account", None) or ""
+    mode = args.argo_auth_mode or "auto"
+    token = args.argo_token or ""
+    account = args.argo_service_account or ""
     if mode == "none":
         return TokenSource()
     if mode == "token" or (mode == "auto" and token):
@@ -181,7 +182,7 @@ def token_source(args: Any, cluster: KubernetesCluster | None) -> TokenSource:
 
 
 def fallback_token_source(
-    args: Any, rejected: HeraUtilsError, cluster: Callable[[], KubernetesCluster | None]
+    args: Settings, rejected: HeraUtilsError, cluster: Callable[[], KubernetesCluster | None]
 ) -> TokenSource | None:
     """In `auto` mode, the cluster's token to use when the server rejected an SSO token.
 
@@ -191,9 +192,9 @@ def fallback_token_source(
     (another mode, no service account, no usable cluster); when the cluster refuses both
     of its ways, `rejected` stands.
     """
-    mode = getattr(args, "argo_auth_mode", None) or "auto"
-    account = getattr(args, "argo_service_account", None) or ""
-    token = getattr(args, "argo_token", None) or ""
+    mode = args.argo_auth_mode or "auto"
+    account = args.argo_service_account or ""
+    token = args.argo_token or ""
     if mode != "auto" or not account or not as_authorization(token).startswith("Bearer v2:"):
         return None
     reachable = cluster()
@@ -212,8 +213,8 @@ def _first_working(preferred: TokenSource, fallback: TokenSource) -> TokenSource
     except (ForbiddenError, NotFoundError) as refused:
         try:
             fallback()
-        except (ForbiddenError, NotFoundError):
-            raise refused from None
+        except (ForbiddenError, NotFoundError) as error:
+            raise refused from error
         # Said in doctor's detail: the source used is not the one asked for first.
         fallback.description += f" (TokenRequest refused: {refused.message})"
         return fallback

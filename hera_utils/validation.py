@@ -64,10 +64,10 @@ def timeout_seconds(value: str | float) -> float:
     """A positive number of seconds, at most one hour."""
     try:
         seconds = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError) as error:
         raise argparse.ArgumentTypeError(
             f"{value!r} is not a number of seconds (e.g. 10 or 2.5)"
-        ) from None
+        ) from error
     if not 0 < seconds <= 3600:
         raise argparse.ArgumentTypeError(f"{value!r} must be more than 0 and at most 3600 seconds")
     return seconds

@@ -17,8 +17,8 @@ def hera_version() -> str:
     """The installed Hera version (read from the distribution, without importing Hera)."""
     try:
         return metadata.version("hera")
-    except metadata.PackageNotFoundError:
-        raise ConfigurationError("Hera is not installed", hint="pip install hera") from None
+    except metadata.PackageNotFoundError as error:
+        raise ConfigurationError("Hera is not installed", hint="pip install hera") from error
 
 
 def print_version(stream: TextIO | None = None) -> None:
@@ -54,9 +54,9 @@ def _specifier(required: str) -> Any:
         text = f"=={text}"
     try:
         return SpecifierSet(text)
-    except InvalidSpecifier:
+    except InvalidSpecifier as error:
         raise ConfigurationError(
             f"{required!r} is not a version requirement",
             hint="write e.g. '>=5.16,<8' or '5.16.1'",
             setting="hera",
-        ) from None
+        ) from error

@@ -171,9 +171,12 @@ def parse_args(
     """Parse an experiment's command line; refuse options of another subcommand."""
     p = parser(commands, description=description, defaults=defaults)
     args: Settings = p.parse_args(argv)
-    for key in defaults or {}:
-        if args.origin(key) == "default":
-            args.origins[key] = f"default ({EXPERIMENT_DEFAULTS_FILE})"
+    from_defaults_file = {
+        key: f"default ({EXPERIMENT_DEFAULTS_FILE})"
+        for key in defaults or {}
+        if args.origin(key) == "default"
+    }
+    args = args.replace(origins={**args.origins, **from_defaults_file})
     for option, owners in _COMMANDS_OF_OPTION.items():
         if args.command not in owners and getattr(args, option) != p.get_default(option):
             flag = "--" + option.replace("_", "-")
@@ -181,14 +184,15 @@ def parse_args(
                 f"{flag} applies to {' and '.join(owners)}, not to {args.command}",
                 hint="see main.py --help for the options of each subcommand",
             )
-    args.workflow = None
+    workflow = None
     if args.command in ("logs", "retry"):
         if len(args.operands) > 1:
             raise ConfigurationError(
                 f"{args.command} takes one WORKFLOW, not {len(args.operands)}",
                 hint=f"python main.py {args.command} [WORKFLOW]",
             )
-        args.workflow = args.operands[0] if args.operands else None
+        workflow = args.operands[0] if args.operands else None
+    args = args.replace(workflow=workflow)
     for option, value in (
         ("parallelism", args.parallelism),
         ("wait_timeout", args.wait_timeout),

@@ -8,25 +8,18 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hera_utils.errors import ConfigurationError
 from hera_utils.experiment.paths import runs_dir
-from hera_utils.logs import (
-    FAILED_PHASES,
-    LogLine,
-    TaskPod,
-    log_tail,
-    task_pods,
-    workflow_logs,
-)
+from hera_utils.logs import FAILED_PHASES, LogLine, log_tail, task_pods
 from hera_utils.settings import Settings
 
 if TYPE_CHECKING:
-    from hera_utils.argo import ArgoServer
+    from hera_utils.workflow_paths import WorkflowsPath
 
 TAIL_LINES = 20
 _WORKFLOW_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -69,7 +62,7 @@ def chosen_workflow(args: Settings, project_dir: Path) -> tuple[str, Path | None
     return latest_submission(runs_dir(args, project_dir))
 
 
-def logs(argo: ArgoServer, args: Settings, *, project_dir: Path) -> int:
+def logs(argo: WorkflowsPath, args: Settings, *, project_dir: Path) -> int:
     """Print a workflow's task logs (`--task` one task's, `--follow` until it ends)."""
     name, _ = chosen_workflow(args, project_dir)
     pods = task_pods(argo.get_workflow(name))
@@ -82,10 +75,13 @@ def logs(argo: ArgoServer, args: Settings, *, project_dir: Path) -> int:
             hint=f"choose one of: {known}",
             setting="task",
         )
-    if argo.via == "kubernetes":
-        lines = _pod_logs(argo, name, wanted, follow=args.follow)
+    lines: Iterator[LogLine]
+    if wanted:
+        lines = chain.from_iterable(
+            argo.task_log(name, pod.pod, follow=args.follow) for pod in wanted
+        )
     else:
-        lines = _server_logs(argo, name, wanted, follow=args.follow)
+        lines = argo.task_log(name, follow=args.follow)
     for line in lines:
         names.setdefault(line.pod, line.pod)
         task = names[line.pod]
@@ -93,34 +89,10 @@ def logs(argo: ArgoServer, args: Settings, *, project_dir: Path) -> int:
     return 0
 
 
-def _server_logs(argo: Any, name: str, wanted: list[TaskPod] | None, *, follow: bool
-                 ) -> Iterator[LogLine]:
-    for pod in wanted or [None]:
-        yield from workflow_logs(argo, name, pod=pod.pod if pod else None, follow=follow)
-
-
-def _pod_logs(argo: Any, name: str, wanted: list[TaskPod] | None, *, follow: bool
-              ) -> Iterator[LogLine]:
-    """Each task pod's log in turn; when following, the pods started meanwhile too."""
-    done: set[str] = set()
-    while True:
-        workflow = argo.get_workflow(name)
-        pods = wanted or [pod for pod in task_pods(workflow) if pod.phase != "Pending"]
-        for pod in pods:
-            if pod.pod not in done:
-                done.add(pod.pod)
-                yield from argo.pod_log(pod.pod, follow=follow)
-        finished = (workflow.get("status") or {}).get("phase") not in (None, "", "Pending",
-                                                                       "Running")
-        if not follow or wanted or finished:
-            return
-        time.sleep(1.0)  # new pods are started by the controller: look again
-
-
 class FailedTaskLogs:
     """Print, once per task, the last lines of the log of each task that failed."""
 
-    def __init__(self, argo: ArgoServer, name: str, lines: int = TAIL_LINES) -> None:
+    def __init__(self, argo: WorkflowsPath, name: str, lines: int = TAIL_LINES) -> None:
         self.argo, self.name, self.lines = argo, name, lines
         self.reported: set[str] = set()
 
@@ -138,7 +110,7 @@ class FailedTaskLogs:
                 print(f"    | {line}", flush=True)
 
 
-def retry(argo: ArgoServer, args: Settings, *, project_dir: Path) -> int:
+def retry(argo: WorkflowsPath, args: Settings, *, project_dir: Path) -> int:
     """Re-run the failed part of a workflow; with --wait follow it to its end."""
     from hera_utils.experiment.submit import wait_for_success
 

@@ -24,9 +24,8 @@ from hera_utils.submission import (
 if TYPE_CHECKING:
     from hera.workflows import Workflow
 
-    from hera_utils.argo import ArgoServer
     from hera_utils.cluster import KubernetesCluster
-    from hera_utils.k8s_workflows import KubernetesWorkflows
+    from hera_utils.workflow_paths import WorkflowsPath
 
 
 # An invalid workflow: the user's to fix, not the server's (exit code 2).
@@ -43,7 +42,7 @@ def rejection_reason(error: ServerError) -> str:
     return error.message
 
 
-def connect(args: Settings) -> tuple[KubernetesCluster | None, ArgoServer | KubernetesWorkflows]:
+def connect(args: Settings) -> tuple[KubernetesCluster | None, WorkflowsPath]:
     """Run the access checks, then return the cluster (None when not needed) and what
     workflows are submitted through: the Argo Server, or the Kubernetes API
     (`argo_submit_via`, by default the Argo Server when `argo_server` is set).
@@ -68,7 +67,7 @@ def connect(args: Settings) -> tuple[KubernetesCluster | None, ArgoServer | Kube
 
 
 def submit(
-    argo: ArgoServer | KubernetesWorkflows,
+    argo: WorkflowsPath,
     workflow: Workflow,
     args: Settings,
     *,
@@ -103,7 +102,7 @@ def submit(
         raise ConfigurationError(
             f"{_name_of(argo)} rejected the workflow: {rejection_reason(error)}",
             hint=f"fix it in {WORKFLOW_SOURCE} (python main.py render shows what is sent)",
-        ) from None
+        ) from error
     name, provenance = submitted.name, submitted.provenance
     ui_url = argo.ui_url(name)
     verb = "found workflow" if submitted.resumed else "submitted workflow"
@@ -116,7 +115,7 @@ def submit(
 
 
 def wait_for_success(
-    argo: ArgoServer | KubernetesWorkflows, name: str, args: Settings, provenance: Path | None
+    argo: WorkflowsPath, name: str, args: Settings, provenance: Path | None
 ) -> int:
     """Follow workflow `name` to its end: 0 when it succeeded, else `WorkflowFailedError`."""
     state = follow_to_end(argo, name, args, provenance)
@@ -128,11 +127,11 @@ def wait_for_success(
     return 0
 
 
-def _name_of(argo: ArgoServer | KubernetesWorkflows) -> str:
+def _name_of(argo: WorkflowsPath) -> str:
     return "the Argo Server" if argo.via == "argo-server" else "the Kubernetes API"
 
 
-def _submitted_through(argo: ArgoServer | KubernetesWorkflows) -> dict[str, str]:
+def _submitted_through(argo: WorkflowsPath) -> dict[str, str]:
     """What provenance.json records of the path a workflow took."""
     if argo.via == "argo-server":
         return {"namespace": argo.namespace, "argo_server": argo.url, "submitted_via": argo.via}
@@ -140,7 +139,7 @@ def _submitted_through(argo: ArgoServer | KubernetesWorkflows) -> dict[str, str]
 
 
 def follow_to_end(
-    argo: ArgoServer | KubernetesWorkflows, name: str, args: Settings, provenance: Path | None
+    argo: WorkflowsPath, name: str, args: Settings, provenance: Path | None
 ) -> WorkflowState:
     """Follow workflow `name` to its end, printing its progress and each failed task's log
     tail as soon as it fails; record the final phase in `provenance` (when known)."""

@@ -46,12 +46,11 @@ _E = TypeVar("_E", bound="Emulator")
 
 class RecordedRequest(NamedTuple):
     """One request as an emulator saw it: method, path as sent (decoded, no query, base
-    href included), the user its token authenticates (None: no valid token) and its body."""
+    href included) and the user its token authenticates (None: no valid token)."""
 
     method: str
     path: str
     user: str | None
-    body: bytes = b""
 
 
 class RequestLog:
@@ -61,18 +60,31 @@ class RequestLog:
         self._lock = threading.Lock()
         self._entries: list[RecordedRequest] = []
         self._queries: list[dict[str, str]] = []
+        self._bodies: list[bytes] = []
 
-    def append(self, entry: RecordedRequest, query: dict[str, str]) -> None:
-        """Record one request with its query parameters."""
+    def append(self, entry: RecordedRequest, query: dict[str, str], body: bytes = b"") -> None:
+        """Record one request with its query parameters and body."""
         with self._lock:
             self._entries.append(entry)
             self._queries.append(query)
+            self._bodies.append(body)
 
     def clear(self) -> None:
         """Forget every request recorded so far."""
         with self._lock:
             self._entries.clear()
             self._queries.clear()
+            self._bodies.clear()
+
+    def signatures(self) -> list[tuple[str, str, str, bytes]]:
+        """Each request as (method, path, sorted query, body): equal for a repeated request."""
+        with self._lock:
+            return [
+                (entry.method, entry.path, repr(sorted(query.items())), body)
+                for entry, query, body in zip(
+                    self._entries, self._queries, self._bodies, strict=True
+                )
+            ]
 
     def paths(self, method: str | None = None) -> list[str]:
         """The paths requested (with `method` only, if given), in order."""
@@ -292,13 +304,9 @@ class Emulator:
         )
         identity = self._identify(request)
         self.requests.append(
-            RecordedRequest(
-                request.method,
-                unquote(raw_path),
-                identity.user if identity else None,
-                request.body or b"",
-            ),
+            RecordedRequest(request.method, unquote(raw_path), identity.user if identity else None),
             {key: values[0] for key, values in request.query.items()},
+            request.body or b"",
         )
         fault = self.faults.take(
             request.raw_path, request.path or request.raw_path, method=request.method
@@ -377,7 +385,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def _read_chunked(self) -> bytes:
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
             if size == 0:
@@ -492,7 +500,8 @@ class _Server(ThreadingHTTPServer):
             if isinstance(connection, ssl.SSLSocket):
                 connection.settimeout(HANDSHAKE_TIMEOUT_S)
                 connection.do_handshake()
-            self.RequestHandlerClass(connection, client_address, self)
+            # typeshed types the handler's server as BaseServer's `Self`, which this is.
+            self.RequestHandlerClass(connection, client_address, self)  # type: ignore[arg-type]
         finally:
             with self._track_lock:
                 self._connections.discard(connection)

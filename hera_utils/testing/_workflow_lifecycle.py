@@ -154,7 +154,7 @@ class WorkflowRun:
             now = time.time()
             if self.phase != PENDING and self._started_at is None:
                 self._started_at = now
-            if self.finished:
+            if self.phase in FINAL_PHASES:  # this step finished it
                 self._finished_at = now
 
     def status(self) -> dict[str, Any]:

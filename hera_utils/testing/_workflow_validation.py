@@ -241,8 +241,8 @@ def _validator(definition: str) -> Any:
 
 @functools.lru_cache(maxsize=1)
 def _argo_schema() -> dict[str, Any]:
-    text = resources.files("hera_utils.testing").joinpath("data", SCHEMA_FILE).read_text()
-    schema = json.loads(text)
+    text = resources.files("hera_utils.testing").joinpath("data").joinpath(SCHEMA_FILE).read_text()
+    schema: dict[str, Any] = json.loads(text)
     definitions = schema["definitions"]
     # The published schema types these as plain strings, but the Kubernetes decoders
     # (and so the Argo Server) take numbers too: `limit: 3`, `cpu: 1`.

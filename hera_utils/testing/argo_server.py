@@ -525,10 +525,8 @@ class ArgoServerEmulator(Emulator):
             obj
             for (ns, _), obj in store.items()
             if ns == namespace
-            and selector_matches(labels, lambda key, obj=obj: _labels(obj).get(key))
-            and selector_matches(
-                fields, lambda key, obj=obj: obj["metadata"].get(field_values[key])
-            )
+            and selector_matches(labels, _labels(obj).get)
+            and selector_matches(fields, _metadata_lookup(obj, field_values))
         ]
         # Newest first, as the Argo Server lists them.
         items.sort(
@@ -677,7 +675,13 @@ def _user_info(identity: Identity) -> dict[str, Any]:
 
 
 def _labels(obj: dict[str, Any]) -> dict[str, str]:
-    return obj.get("metadata", {}).get("labels") or {}
+    labels: dict[str, str] = obj.get("metadata", {}).get("labels") or {}
+    return labels
+
+
+def _metadata_lookup(obj: dict[str, Any], fields: dict[str, str]) -> Callable[[str], str | None]:
+    """A field selector's lookup: `metadata.name` -> the object's metadata `name`."""
+    return lambda key: obj["metadata"].get(fields[key])
 
 
 def _int_param(value: str | None, default: int) -> int:

@@ -460,8 +460,8 @@ class KubernetesEmulator(Emulator):
             for (kind, ns, _), obj in sorted(self._objects.items())
             if kind == resource
             and ns == namespace
-            and selector_matches(fields, lambda key, obj=obj: _FIELD_LABELS[key](obj))
-            and selector_matches(labels, lambda key, obj=obj: _labels(obj).get(key))
+            and selector_matches(fields, _field_lookup(obj))
+            and selector_matches(labels, _label_lookup(obj))
         ]
         return Response.json(200, self._list(f"{_KINDS[resource]}List", items))
 
@@ -1043,7 +1043,16 @@ def _claims_of(pod: Mapping[str, Any]) -> list[str]:
 
 
 def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
-    return obj.get("metadata", {}).get("labels") or {}
+    labels: dict[str, str] = obj.get("metadata", {}).get("labels") or {}
+    return labels
+
+
+def _label_lookup(obj: Mapping[str, Any]) -> Callable[[str], str | None]:
+    return _labels(obj).get
+
+
+def _field_lookup(obj: Mapping[str, Any]) -> Callable[[str], str | None]:
+    return lambda key: _FIELD_LABELS[key](obj)
 
 
 def _b64(value: str | bytes) -> str:

@@ -8,10 +8,10 @@ import pytest
 
 import hera_utils
 from hera_utils.argo import ArgoServer
-from hera_utils.errors import HeraUtilsWarning
 from hera_utils.errors import (
     ConfigurationError,
     ForbiddenError,
+    HeraUtilsWarning,
     NotFoundError,
     RequestTimeoutError,
     ServerError,
@@ -307,3 +307,22 @@ def test_a_rejected_token_that_is_not_sso_stands_in_auto_mode(emulated_env, monk
     args = hera_utils.parse_arguments([])
     with pytest.raises(UnauthorizedError):
         hera_utils.argo_server(hera_utils.k8s_cluster(args), args)
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    chain = []
+    while error.__cause__ is not None or error.__context__ is not None:
+        error = error.__cause__ or error.__context__
+        chain.append(error)
+    return chain
+
+
+def test_a_tls_failure_keeps_the_ssl_error_as_its_cause(emulated_env, monkeypatch):
+    import ssl
+
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    with pytest.raises(TLSVerificationError) as caught:
+        hera_utils.argo_server(None, hera_utils.parse_arguments([]))
+    assert caught.value.__cause__ is not None
+    assert any(isinstance(cause, ssl.SSLCertVerificationError)
+               for cause in _causes(caught.value))

@@ -95,6 +95,8 @@ def _expired_sso_token(cluster, monkeypatch, tmp_path):
     cluster.tokens.add(f"v2:{SECRET}", user="alice", namespaces={"*"},
                        expires_at=time.time() - 60)
     monkeypatch.setenv("ARGO_TOKEN", f"Bearer v2:{SECRET}")
+    # Only this token: in `auto` mode the service account's token would stand in for it.
+    monkeypatch.setenv("HERA_UTILS_ARGO_AUTH_MODE", "token")
 
 
 CASES = [

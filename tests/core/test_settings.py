@@ -164,3 +164,28 @@ def test_values_are_typed_with_an_error_naming_setting_value_and_origin(monkeypa
     assert caught.value.setting == "request_timeout"
     assert "'soon'" in caught.value.message
     assert "HERA_UTILS_TIMEOUT" in caught.value.message
+
+
+def test_settings_are_typed_read_only_and_keep_their_origins(monkeypatch, tmp_path):
+    import dataclasses
+
+    from hera_utils.settings import Settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HERA_UTILS_TIMEOUT", "2.5")
+    p = hera_utils.parser()
+    p.add("--vintage", default="2015")
+    args = p.parse_args(["--argo_namespace", "ns1", "--vintage", "2020"])
+    assert isinstance(args, Settings)
+    assert args.request_timeout == 2.5 and isinstance(args.request_timeout, float)
+    assert args.origin("request_timeout") == "environment (HERA_UTILS_TIMEOUT)"
+    assert args.origin("argo_namespace") == "command line"
+    assert args.vintage == "2020"  # a script's own option, read as an attribute
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        args.argo_namespace = "other"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        args.origins["argo_namespace"] = "forged"  # type: ignore[index]
+    changed = args.replace(argo_namespace="ns2", vintage="2021")
+    assert (changed.argo_namespace, changed.vintage, args.argo_namespace) == ("ns2", "2021", "ns1")
+    with pytest.raises(AttributeError, match="no_such_option"):
+        _ = args.no_such_option

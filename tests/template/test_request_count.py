@@ -15,12 +15,12 @@ def project(generated) -> Path:
     return generated("defaults")
 
 
-def _repeated(emulated_env) -> dict[tuple[str, str, str, str], int]:
-    """Requests made more than once (same server, method, path and body)."""
-    seen: Counter[tuple[str, str, str, str]] = Counter()
+def _repeated(emulated_env) -> dict[tuple[str, tuple[str, str, str, bytes]], int]:
+    """Requests made more than once (same server, method, path, query and body)."""
+    seen: Counter[tuple[str, tuple[str, str, str, bytes]]] = Counter()
     for server, emulator in (("kubernetes", emulated_env.k8s), ("argo", emulated_env.argo)):
-        for entry in emulator.requests:
-            seen[(server, entry.method, entry.path, entry.body.decode(errors="replace"))] += 1
+        for signature in emulator.requests.signatures():
+            seen[(server, signature)] += 1
     return {request: count for request, count in seen.items() if count > 1}
 
 

@@ -8,11 +8,12 @@ context) and to learn the context's namespace, which the Argo CLI falls back to.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, HeraUtilsWarning
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 
@@ -46,19 +47,28 @@ def kubeconfig_paths(setting: str | None) -> tuple[Path, ...]:
                 setting="k8s_config_file",
             )
         return (default,)
-    paths = tuple(Path(p).expanduser() for p in setting.split(os.pathsep) if p.strip())
-    for path in paths:
-        if not path.is_file():
-            raise ConfigurationError(
-                f"kubeconfig file {path} does not exist",
-                hint="fix KUBECONFIG (or k8s_config_file); use an absolute path",
-                setting="k8s_config_file",
-            )
-    if not paths:
+    named = tuple(Path(p).expanduser() for p in setting.split(os.pathsep) if p.strip())
+    if not named:
         raise ConfigurationError(
             f"KUBECONFIG {setting!r} names no file",
             hint="set it to a file path",
             setting="k8s_config_file",
+        )
+    paths = tuple(path for path in named if path.is_file())
+    missing = [str(path) for path in named if not path.is_file()]
+    if not paths:
+        raise ConfigurationError(
+            f"kubeconfig file {', '.join(missing)} does not exist",
+            hint="fix KUBECONFIG (or k8s_config_file); use an absolute path",
+            setting="k8s_config_file",
+        )
+    if missing:
+        # kubectl skips the files of a list that do not exist; so do we, but say so.
+        warnings.warn(
+            f"KUBECONFIG names {', '.join(missing)}, which does not exist: skipped, as kubectl "
+            "does",
+            HeraUtilsWarning,
+            stacklevel=3,
         )
     return paths
 
@@ -187,11 +197,14 @@ def _load(path: Path) -> dict[str, Any]:
         ) from error
     if document is None:
         document = {}
+    # A file of a list may hold only a current-context (what `kubectl config use-context`
+    # writes into the first file), or only some of the pieces.
     if not isinstance(document, dict) or (
-        document and not {"contexts", "clusters", "users"} & set(document)
+        document and not {"contexts", "clusters", "users", "current-context"} & set(document)
     ):
         raise ConfigurationError(
-            f"kubeconfig {path} is not a kubeconfig (no clusters, contexts or users)",
+            f"kubeconfig {path} is not a kubeconfig (no clusters, contexts, users or "
+            "current-context)",
             hint="KUBECONFIG must name a kubeconfig file, not another YAML file",
             setting="k8s_config_file",
         )

@@ -273,10 +273,41 @@ class ArgoServer:
             )) from error
 
     def _explained(self, error: AccessError) -> AccessError:
-        """A rejected SSO token has expired: say so, and where a new one comes from."""
-        if isinstance(error, UnauthorizedError) and self.tokens.description.startswith(
-            "an SSO token"
-        ):
+        """A rejected token, explained for the source it came from, with that source's fix."""
+        if not isinstance(error, UnauthorizedError):
+            return error
+        account = getattr(self.tokens, "service_account", self.service_account)
+        if self.tokens.mode == "token-request":
+            return UnauthorizedError(
+                f"the Argo Server at {self.url} rejected the token Kubernetes issued for "
+                f"service account {account!r} (401)",
+                hint="the server may accept only its single sign-on (argo server --auth-mode "
+                "sso): copy a token from the Argo UI's User page into ARGO_TOKEN, or ask its "
+                "administrator to add --auth-mode client",
+                setting="argo_auth_mode",
+                status=401,
+                url=self.url,
+            )
+        if self.tokens.mode == "sa-secret":
+            return UnauthorizedError(
+                f"the Argo Server at {self.url} rejected the token Secret of service account "
+                f"{account!r} (401): the token was revoked, or the Secret re-created",
+                hint="set argo_auth_mode=token-request (Kubernetes >= 1.22) to have a fresh "
+                "token issued, or ask your cluster admin to re-create the token Secret",
+                setting="argo_auth_mode",
+                status=401,
+                url=self.url,
+            )
+        if self.tokens.mode == "none":
+            return UnauthorizedError(
+                f"the Argo Server at {self.url} requires a token (401), and none is sent",
+                hint="set ARGO_TOKEN (from the Argo UI's User page), or argo_service_account "
+                "with argo_auth_mode=auto to have one requested from Kubernetes",
+                setting="argo_auth_mode",
+                status=401,
+                url=self.url,
+            )
+        if self.tokens.description.startswith("an SSO token"):
             return UnauthorizedError(
                 f"the Argo Server at {self.url} rejected the SSO token of argo_token (401): "
                 "it has expired (an SSO token lasts as long as the Argo UI session that "

@@ -415,7 +415,13 @@ def _argo_checks(
             )
             return None
     try:
+        # Whatever goes wrong while obtaining the token is the token source's failure.
         server.use_tokens(token_source(args, cluster))
+        server.tokens()
+    except HeraUtilsError as error:
+        results["argo_auth"] = _failed("argo_auth", error)
+        return None
+    try:
         server.prove_access(args, cluster=cluster_future.result)
     except ForbiddenError as error:
         if error.setting != "argo_namespace":

@@ -123,9 +123,21 @@ class SecretToken(TokenSource):
 
     def __call__(self) -> str:
         if self._value is None:
-            self._value = as_authorization(
-                self.cluster.read_legacy_service_account_token(self.service_account)
-            )
+            try:
+                token = self.cluster.read_legacy_service_account_token(self.service_account)
+            except ForbiddenError as refused:
+                # The token source is at fault, not the namespace: say what grants it.
+                raise ForbiddenError(
+                    f"not allowed to read the token Secret of service account "
+                    f"{self.service_account!r} in namespace {self.cluster.namespace!r} "
+                    f"({refused.message})",
+                    hint="ask your cluster admin for get on secrets there, or set "
+                    "argo_auth_mode=token-request, or set ARGO_TOKEN (from the Argo UI)",
+                    setting="argo_auth_mode",
+                    status=403,
+                    url=self.cluster.server,
+                ) from refused
+            self._value = as_authorization(token)
         return self._value
 
 

@@ -113,6 +113,9 @@ class ArgoServerEmulator(Emulator):
         self.authorizer: Authorizer | None = None  # default: the token's namespaces
         self.max_object_bytes = DEFAULT_MAX_OBJECT_BYTES
         self.managed_namespace: str | None = None
+        # `argo server --auth-mode`: `client` accepts Kubernetes bearer tokens, `sso` the
+        # `v2:` tokens of the server's single sign-on.
+        self.auth_modes: frozenset[str] = frozenset({"client", "sso"})
         self.version: dict[str, str] = {
             "version": "v4.1.2",
             "buildDate": "2025-06-02T14:10:21Z",
@@ -591,7 +594,8 @@ class ArgoServerEmulator(Emulator):
 
     def _authenticate(self, request: Request) -> Identity:
         identity = self._identify(request)
-        if identity is None:
+        mode = "sso" if (request.bearer_token() or "").startswith("v2:") else "client"
+        if identity is None or mode not in self.auth_modes:
             raise ArgoError(UNAUTHENTICATED, TOKEN_NOT_VALID)
         return identity
 

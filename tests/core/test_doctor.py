@@ -209,3 +209,79 @@ def test_a_rejected_argo_token_and_the_source_used_instead_are_named(emulated_en
         auth["detail"])
     assert "warning: the Argo Server rejected an SSO token from argo_token (401)" in err
     assert "ZXhw" not in out + err
+
+
+# -- each token source: refused, missing, expired -------------------------------------------
+
+
+def _source(mode):
+    def use(cluster, monkeypatch):
+        monkeypatch.setenv("HERA_UTILS_ARGO_AUTH_MODE", mode)
+        if mode != "token":
+            monkeypatch.delenv("ARGO_TOKEN", raising=False)
+    return use
+
+
+def _legacy(cluster, monkeypatch):
+    _source("sa-secret")(cluster, monkeypatch)
+    cluster.k8s.add_service_account(cluster.namespace, "legacy", token_secret=True)
+    monkeypatch.setenv("ARGO_SERVICE_ACCOUNT", "legacy")
+
+
+def _expired_sso(cluster, monkeypatch):
+    cluster.tokens.add("v2:c3NvLXNlc3Npb24", user="alice", namespaces={"*"},
+                       expires_at=time.time() - 60)
+    monkeypatch.setenv("ARGO_TOKEN", "Bearer v2:c3NvLXNlc3Npb24")
+
+
+def _deny(verb, resource):
+    def deny(cluster, monkeypatch):
+        cluster.k8s.allowed_verbs = lambda user, ns, v, r, group: not (v == verb and r == resource)
+    return deny
+
+
+def _revoke_legacy(cluster, monkeypatch):
+    for token in cluster.tokens.tokens_of("system:serviceaccount:experiments:legacy"):
+        cluster.tokens.revoke(token)
+
+
+def _sso_only(cluster, monkeypatch):
+    cluster.argo.auth_modes = frozenset({"sso"})
+
+
+TOKEN_FAILURES = [
+    # (source, failure, set-up steps, exit code, words of the detail, words of the hint)
+    ("token", "refused", [lambda c, m: m.setenv("ARGO_TOKEN", "Bearer forged-token")], 3,
+     "rejected the token", "ARGO_TOKEN"),
+    ("token", "missing", [lambda c, m: m.setenv("ARGO_TOKEN", "")], 2,
+     "no token is set", "ARGO_TOKEN"),
+    ("token", "expired", [_expired_sso], 3, "it has expired", "log in to the Argo UI again"),
+    ("token-request", "refused", [_deny("create", "serviceaccounts")], 3,
+     "not allowed to request a token", "serviceaccounts/token"),
+    ("token-request", "missing", [lambda c, m: m.setenv("ARGO_SERVICE_ACCOUNT", "no-such-sa")],
+     3, "does not exist", "ARGO_SERVICE_ACCOUNT"),
+    ("token-request", "rejected", [_sso_only], 3, "rejected the token Kubernetes issued",
+     "--auth-mode client"),
+    ("sa-secret", "refused", [_legacy, _deny("get", "secrets")], 3,
+     "not allowed to read the token Secret", "argo_auth_mode=token-request"),
+    ("sa-secret", "missing", [], 3, "has no token Secret", "token-request"),
+    ("sa-secret", "expired", [_legacy, _revoke_legacy], 3, "the token was revoked",
+     "argo_auth_mode=token-request"),
+]
+
+
+@pytest.mark.parametrize(("source", "failure", "steps", "code", "detail", "hint"),
+                         TOKEN_FAILURES, ids=[f"{f[0]}-{f[1]}" for f in TOKEN_FAILURES])
+def test_each_token_source_failure_is_argo_auths_with_its_own_fix(
+    emulated_env, monkeypatch, source, failure, steps, code, detail, hint
+):
+    _source(source)(emulated_env, monkeypatch)
+    for step in steps:
+        step(emulated_env, monkeypatch)
+    exit_code, report = doctor_json()
+    checks = checks_of(report)
+    auth = checks["argo_auth"]
+    assert (exit_code, auth["ok"]) == (code, False), auth
+    assert detail in auth["detail"]
+    assert hint in auth["hint"]
+    assert checks["argo_namespace"]["ok"] is None  # not checked, not blamed

@@ -7,7 +7,7 @@ DEMO_DIR ?= build/demo-experiment
 # package index, so that the journey test installs a fresh environment offline.
 WHEELHOUSE := build/wheelhouse
 
-.PHONY: demo test lint bench clean wheelhouse conformance
+.PHONY: demo test lint bench clean wheelhouse conformance schema
 
 ## lint: ruff on the whole repository, mypy (strict) on hera_utils/
 lint: $(BIN)/hera-utils
@@ -45,6 +45,15 @@ bench: $(BIN)/hera-utils
 ## conformance: run Argo's own examples locally (EXAMPLES=dir; not part of the tests)
 conformance: $(BIN)/hera-utils
 	$(BIN)/python tools/conformance.py $(EXAMPLES) --table
+
+## schema: fetch Argo's JSON schema for ARGO_VERSION (by hand, when the emulated Argo moves on)
+ARGO_VERSION ?= v4.1.2
+SCHEMA_URL := https://raw.githubusercontent.com/argoproj/argo-workflows/$(ARGO_VERSION)/api/jsonschema/schema.json
+schema: $(BIN)/hera-utils
+	$(BIN)/python -c "import json, sys, urllib.request; \
+	text = urllib.request.urlopen(sys.argv[1], timeout=60).read(); json.loads(text); \
+	open(sys.argv[2], 'wb').write(text)" \
+		$(SCHEMA_URL) hera_utils/testing/data/argo-workflows-$(ARGO_VERSION).schema.json
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache .mypy_cache

@@ -27,7 +27,7 @@ from .errors import (
     UnauthorizedError,
     UnreachableError,
 )
-from .http import StatusRule
+from .http import DNS, PLAIN_HTTP, REFUSED, TIMEOUT, TLS, StatusRule, transport_failure
 from .kubeconfig import KubeconfigSelection, kubeconfig_paths, select_context
 from .settings import DEFAULT_TIMEOUT, Settings
 
@@ -414,11 +414,9 @@ class KubernetesCluster:
         })
 
     def _transport_error(self, error: BaseException) -> AccessError:
-        chain = _exception_chain(error)
-        names = {type(e).__name__ for e in chain}
-        text = " ".join(str(e) for e in chain).lower()
+        kind = transport_failure(error)
         url, setting = self.server, "k8s_config_file"
-        if names & {"SSLError", "SSLCertVerificationError"} or "certificate" in text:
+        if kind in (TLS, PLAIN_HTTP):
             return TLSVerificationError(
                 f"the TLS certificate of the Kubernetes API at {url} could not be verified",
                 hint="the kubeconfig's certificate-authority-data does not match this server: "
@@ -426,28 +424,21 @@ class KubernetesCluster:
                 setting=setting,
                 url=url,
             )
-        if (
-            names & {"ReadTimeoutError", "ConnectTimeoutError", "TimeoutError", "timeout"}
-            or "timed out" in text
-        ):
+        if kind == TIMEOUT:
             return RequestTimeoutError(
                 f"the Kubernetes API at {url} did not answer within {self.timeout:g} s",
                 hint="check your network/VPN; raise HERA_UTILS_TIMEOUT if the API is just slow",
                 setting=setting,
                 url=url,
             )
-        if (
-            "NameResolutionError" in names
-            or "name or service not known" in text
-            or "name resolution" in text
-        ):
+        if kind == DNS:
             return UnreachableError(
                 f"the host of the Kubernetes API ({url}) is unknown (DNS)",
                 hint="check your VPN, or the server in your kubeconfig",
                 setting=setting,
                 url=url,
             )
-        if "refused" in text:
+        if kind == REFUSED:
             return UnreachableError(
                 f"the Kubernetes API at {url} refused the connection",
                 hint="check the server address in your kubeconfig and that the cluster is up",
@@ -509,25 +500,6 @@ def _status_message(error: Any) -> str:
         return str(json.loads(error.body or "{}").get("message") or error.reason)
     except (ValueError, AttributeError):
         return str(error.reason or "")
-
-
-def _exception_chain(error: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    stack: list[BaseException] = [error]
-    while stack and len(chain) < 20:
-        current = stack.pop()
-        if any(current is seen for seen in chain):
-            continue
-        chain.append(current)
-        for nested in (
-            current.__cause__,
-            current.__context__,
-            getattr(current, "reason", None),
-            *[a for a in getattr(current, "args", ()) if isinstance(a, BaseException)],
-        ):
-            if isinstance(nested, BaseException):
-                stack.append(nested)
-    return chain
 
 
 def _first_line(text: str) -> str:

@@ -87,19 +87,87 @@ class BoundedSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
+# What went wrong on the way to a server, whichever client library saw it.
+PLAIN_HTTP, TLS, TIMEOUT, DNS, REFUSED, CUT_SHORT, CLOSED, OTHER = (
+    "plain-http", "tls", "timeout", "dns", "refused", "cut-short", "closed", "other"
+)
+_DNS_WORDS = (
+    "name or service not known",
+    "nodename nor servname",
+    "name resolution",
+    "getaddrinfo failed",
+    "no address associated",
+    "temporary failure in name",
+)
+
+
+def transport_failure(error: BaseException) -> str:
+    """Classify a transport failure (requests, urllib3, ssl, socket) by its whole chain.
+
+    One of PLAIN_HTTP (a TLS client met a plain-HTTP server), TLS, TIMEOUT, DNS, REFUSED,
+    CUT_SHORT (the answer ended mid-way), CLOSED (no answer) or OTHER.
+    """
+    chain = exception_chain(error)
+    names = {type(e).__name__ for e in chain}
+    text = " ".join(str(e) for e in chain).lower()
+    if any(isinstance(e, ssl.SSLError) for e in chain) or names & {"SSLError"}:
+        return PLAIN_HTTP if "wrong version number" in text else TLS
+    if "certificate verify failed" in text:
+        return TLS
+    if any(
+        isinstance(e, (requests.exceptions.ChunkedEncodingError,
+                       requests.exceptions.ContentDecodingError))
+        for e in chain
+    ) or ("IncompleteRead" in names or "incompleteread" in text):
+        return CUT_SHORT
+    if any(isinstance(e, (requests.Timeout, TimeoutError)) for e in chain) or (
+        names & {"ReadTimeoutError", "ConnectTimeoutError", "timeout"} or "timed out" in text
+    ):
+        return TIMEOUT
+    if "NameResolutionError" in names or any(word in text for word in _DNS_WORDS):
+        return DNS
+    if "refused" in text:
+        return REFUSED
+    if any(isinstance(e, (requests.ConnectionError, ConnectionError)) for e in chain) or (
+        names & {"ProtocolError", "RemoteDisconnected", "MaxRetryError"}
+    ):
+        return CLOSED
+    return OTHER
+
+
+def exception_chain(error: BaseException) -> list[BaseException]:
+    """`error` and every exception it carries: causes, contexts, `reason`s and `args`."""
+    chain: list[BaseException] = []
+    stack: list[BaseException] = [error]
+    while stack and len(chain) < 20:
+        current = stack.pop()
+        if any(current is seen for seen in chain):
+            continue
+        chain.append(current)
+        for nested in (
+            current.__cause__,
+            current.__context__,
+            getattr(current, "reason", None),
+            *[a for a in getattr(current, "args", ()) if isinstance(a, BaseException)],
+        ):
+            if isinstance(nested, BaseException):
+                stack.append(nested)
+    return chain
+
+
 def translate_request_error(
     error: requests.RequestException, *, url: str, what: str, setting: str, timeout: float
 ) -> AccessError:
     """Turn a `requests` failure into an `AccessError` whose hint says what to check."""
-    text = str(error)
-    if isinstance(error, requests.exceptions.SSLError) or _is_tls(error):
-        if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text.lower():
-            return TLSVerificationError(
-                f"{what} at {url} does not speak TLS",
-                hint=f"use http:// (or set ARGO_SECURE=false) if {what} serves plain HTTP",
-                setting=setting,
-                url=url,
-            )
+    kind = transport_failure(error)
+    if kind == PLAIN_HTTP:
+        return TLSVerificationError(
+            f"{what} at {url} does not speak TLS",
+            hint=f"use http:// (or set ARGO_SECURE=false) if {what} serves plain HTTP",
+            setting=setting,
+            url=url,
+        )
+    if kind == TLS:
         return TLSVerificationError(
             f"TLS certificate of {what} at {url} could not be verified",
             hint="point REQUESTS_CA_BUNDLE (or SSL_CERT_FILE) at the CA that signed it; "
@@ -107,7 +175,7 @@ def translate_request_error(
             setting=setting,
             url=url,
         )
-    if isinstance(error, requests.Timeout):
+    if kind == TIMEOUT:
         return RequestTimeoutError(
             f"{what} at {url} did not answer within {timeout:g} s",
             hint="check that the address is right and the server is up; raise "
@@ -115,44 +183,32 @@ def translate_request_error(
             setting=setting,
             url=url,
         )
-    if isinstance(error, requests.ConnectionError):
-        lowered = text.lower()
-        if any(
-            s in lowered
-            for s in (
-                "name or service not known",
-                "nodename nor servname",
-                "name resolution",
-                "getaddrinfo failed",
-                "no address associated",
-                "temporary failure in name",
-            )
-        ):
-            return UnreachableError(
-                f"the host of {what} ({url}) is unknown (DNS lookup failed)",
-                hint=f"check the spelling of {setting}, or your VPN/network",
-                setting=setting,
-                url=url,
-            )
-        if "refused" in lowered:
-            return UnreachableError(
-                f"{what} at {url} refused the connection",
-                hint=f"check the port in {setting} and that the server (or port-forward) runs",
-                setting=setting,
-                url=url,
-            )
+    if kind == DNS:
         return UnreachableError(
-            f"{what} at {url} closed the connection without answering",
-            hint=f"check {setting}: a proxy, an ingress or a wrong port may be in the way",
+            f"the host of {what} ({url}) is unknown (DNS lookup failed)",
+            hint=f"check the spelling of {setting}, or your VPN/network",
             setting=setting,
             url=url,
         )
-    if isinstance(error, (requests.exceptions.ChunkedEncodingError,
-                          requests.exceptions.ContentDecodingError)):
+    if kind == REFUSED:
+        return UnreachableError(
+            f"{what} at {url} refused the connection",
+            hint=f"check the port in {setting} and that the server (or port-forward) runs",
+            setting=setting,
+            url=url,
+        )
+    if kind == CUT_SHORT:
         return UnreachableError(
             f"{what} at {url} cut its answer short (the connection ended mid-answer)",
             hint=f"retry; if it persists, a proxy or ingress in front of {setting} drops "
             "long answers",
+            setting=setting,
+            url=url,
+        )
+    if kind == CLOSED:
+        return UnreachableError(
+            f"{what} at {url} closed the connection without answering",
+            hint=f"check {setting}: a proxy, an ingress or a wrong port may be in the way",
             setting=setting,
             url=url,
         )
@@ -168,20 +224,6 @@ def _plain_reason(error: requests.RequestException) -> str:
     # requests' class names (InvalidURL, TooManyRedirects...) mean little to a user.
     words = re.sub(r"(?<!^)(?=[A-Z])", " ", type(error).__name__).lower()
     return words.removesuffix(" error") or "unknown error"
-
-
-def _is_tls(error: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLError):
-            return True
-        for arg in getattr(current, "args", ()):
-            if isinstance(arg, ssl.SSLError) or (isinstance(arg, BaseException) and _is_tls(arg)):
-                return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 def error_message_of(response: requests.Response) -> str:

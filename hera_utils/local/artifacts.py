@@ -169,7 +169,7 @@ def resolve_inputs(op: Operator, template: dict[str, Any], holder: Mapping[str, 
         for candidate in (supplied.get(name), artifact):
             if candidate is None:
                 continue
-            source, unresolved = _source_of(candidate, repository)
+            source, unresolved = _source_of(candidate, repository, op.options.artifacts)
             if source is not None or unresolved is not None:
                 break
         if source is None and not artifact.get("optional"):
@@ -185,9 +185,12 @@ def resolve_inputs(op: Operator, template: dict[str, Any], holder: Mapping[str, 
     return {**template, "inputs": inputs}
 
 
-def _source_of(artifact: Mapping[str, Any], repository: LocalRepository
-               ) -> tuple[Path | None, str | None]:
-    """(local source, None), or (None, why it is missing), or (None, None) if none given."""
+def _source_of(artifact: Mapping[str, Any], repository: LocalRepository,
+               given: Mapping[str, Path]) -> tuple[Path | None, str | None]:
+    """(local source, None), or (None, why it is missing), or (None, None) if none given.
+
+    A `from:` names an artifact of the repository or a workflow argument given as a local
+    file (`given`)."""
     if artifact.get(LOCAL_SOURCE):
         return _sub_path(Path(artifact[LOCAL_SOURCE]), artifact)
     if "from" in artifact:
@@ -196,7 +199,7 @@ def _source_of(artifact: Mapping[str, Any], repository: LocalRepository
         if tag:
             return None, unresolved_reason(tag.group(1))
         path = Path(text)
-        if not repository.holds(path):
+        if not repository.holds(path) and path not in given.values():
             return None, (f"from {text!r} does not name an artifact (give "
                           "\"{{tasks.X.outputs.artifacts.Y}}\" or "
                           "\"{{steps.X.outputs.artifacts.Y}}\")")

@@ -33,6 +33,7 @@ from .templating import substitute
 
 __all__ = [
     "LOCAL_SOURCE",
+    "STUB_MARKER",
     "LocalRepository",
     "artifact_problems",
     "group_output_artifacts",
@@ -48,6 +49,9 @@ __all__ = [
 # The resolved source of an input artifact, set on the template the operator runs (a key of
 # this runner's own, never sent to Argo).
 LOCAL_SOURCE = "localSource"
+
+# Beside the placeholder of a stubbed container's output artifact.
+STUB_MARKER = ".stubbed-placeholder"
 
 # Where Argo can fetch from or store to, and the key field of a key-only artifact of each.
 _LOCATIONS = ("s3", "gcs", "oss", "azure", "http", "git", "hdfs", "artifactory",
@@ -223,6 +227,8 @@ def _sub_path(path: Path, artifact: Mapping[str, Any]) -> tuple[Path | None, str
     if not sub:
         return path, None
     inner = Path(os.path.normpath(path / sub))
+    if (path.parent / STUB_MARKER).exists():
+        return path, None  # a stub's placeholder has no parts: it stands for each
     if path not in inner.parents or not inner.exists():
         return None, f"subPath {sub!r} is not in the artifact"
     return inner, None

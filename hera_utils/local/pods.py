@@ -65,7 +65,7 @@ class PodRunner:
         files = TaskFiles(self.repository, log_path.stem, body) \
             if has_artifacts(body) else None
         if kind == "container" and self.options.stub_containers:
-            self._stub(node, spec, outputs, log_path, files)
+            self._stub(node, body, outputs, log_path, files)
             return
         launch = self._prepare(node, body, kind, log_base, log_path, files)
         if launch is None:
@@ -167,8 +167,9 @@ class PodRunner:
         if self.options.runtime is not None and launch.container_name:
             await executors.remove_container(self.options.runtime, launch.container_name)
 
-    def _stub(self, node: Node, spec: dict[str, Any], outputs: list[dict[str, Any]],
+    def _stub(self, node: Node, body: dict[str, Any], outputs: list[dict[str, Any]],
               log_path: Path, files: TaskFiles | None) -> None:
+        spec = body["container"]
         command = [*(spec.get("command") or []), *(spec.get("args") or [])]
         description = (f"image {spec.get('image')}, command "
                        f"{json.dumps(command) if command else '(the image default)'}")
@@ -187,6 +188,8 @@ class PodRunner:
             files.stub(node)
             self.op.notice_once("a stubbed container task's output artifacts are empty files")
         node.finish(SUCCEEDED, f"stubbed: {description}")
+        self.op.global_scope.update(published_globals(outputs, node))
+        self.op.global_scope.update(published_artifacts(body, node))
         self.op.finished(node, was="none")
 
 

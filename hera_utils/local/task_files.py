@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .artifacts import LOCAL_SOURCE, LocalRepository, key_of, location_of
+from .artifacts import LOCAL_SOURCE, STUB_MARKER, LocalRepository, key_of, location_of
 from .context import NodeError
 from .nodes import Node
 
@@ -118,13 +118,16 @@ class TaskFiles:
         return problems
 
     def stub(self, node: Node) -> None:
-        """A stubbed task's outputs: an empty file for each artifact (nothing ran)."""
+        """A stubbed task's outputs: an empty file for each artifact (nothing ran), marked
+        as a stub's so that a `subPath` into it is the placeholder too."""
         for artifact in self.outputs:
             name = str(artifact.get("name"))
             path = str(artifact.get("path") or name)
             target = self._destination(artifact, file_name=os.path.basename(path) or name)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(b"")
+            if not self._keyed(artifact):  # a key's directory holds only what is stored
+                (target.parent / STUB_MARKER).write_bytes(b"")
             node.artifacts[name] = str(target)
 
     def clean(self) -> None:
@@ -134,16 +137,17 @@ class TaskFiles:
     def _store(self, artifact: Mapping[str, Any], local: Path) -> Path:
         target = self._destination(artifact, file_name=None if local.is_dir() else local.name)
         # Under a key, directories add up (as objects under one prefix of a bucket do).
-        location = location_of(artifact)
-        keyed = location is not None and key_of(artifact, location) is not None
-        _copy(local, target, merge=keyed)
+        _copy(local, target, merge=self._keyed(artifact))
         return target
 
-    def _destination(self, artifact: Mapping[str, Any], *, file_name: str | None) -> Path:
+    @staticmethod
+    def _keyed(artifact: Mapping[str, Any]) -> bool:
         location = location_of(artifact)
-        key = key_of(artifact, location) if location else None
-        if key is not None:
-            return self.repository.key_path(key)
+        return location is not None and key_of(artifact, location) is not None
+
+    def _destination(self, artifact: Mapping[str, Any], *, file_name: str | None) -> Path:
+        if self._keyed(artifact):
+            return self.repository.key_path(str(key_of(artifact, str(location_of(artifact)))))
         folder = self.repository.root / self.task / str(artifact.get("name"))
         return folder / file_name if file_name else folder
 

@@ -430,3 +430,24 @@ def test_a_container_gets_its_input_artifacts_mounted_and_its_outputs_copied_out
     assert len(copied) == 1 and copied[0].endswith(":/data/out")
     stored = result.task("boxed").artifacts["out"]
     assert (stored / "made.txt").read_text() == "by the container"
+
+
+def test_a_stubbed_containers_output_artifacts_are_empty_placeholders(run):
+    workflow = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+                "metadata": {"name": "stubbed"}, "spec": {"entrypoint": "main", "templates": [
+                    {"name": "main", "steps": [
+                        [{"name": "make", "template": "make"}],
+                        [{"name": "use", "template": "use", "arguments": {"artifacts": [
+                            {"name": "in", "subPath": "part.txt",
+                             "from": "{{workflow.outputs.artifacts.made}}"}]}}]]},
+                    {"name": "make", "container": {"image": "busybox", "command": ["true"]},
+                     "outputs": {"artifacts": [{"name": "dir", "path": "/out",
+                                                "globalName": "made"}]}},
+                    {"name": "use", "container": {"image": "busybox", "command": ["true"]},
+                     "inputs": {"artifacts": [{"name": "in", "path": "/in.txt"}]}}]}}
+
+    result = run(workflow, stub_containers=True)
+
+    assert result.succeeded, result.message
+    placeholder = result.task("make").artifacts["dir"]
+    assert placeholder.is_file() and placeholder.read_bytes() == b""

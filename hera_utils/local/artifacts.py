@@ -43,6 +43,7 @@ __all__ = [
     "published_artifacts",
     "resolve_inputs",
     "root_call",
+    "template_artifact_problems",
     "unresolved_reason",
     ]
 
@@ -99,6 +100,32 @@ def artifact_problems(artifact: Mapping[str, Any], label: str, *, role: str) -> 
                             "level, pass it from a task (from:), or use raw data")
     if role in ("input", "output") and not artifact.get("path"):
         problems.append(f"{where} has no path (a pod template's artifacts need one)")
+    return problems
+
+
+def template_artifact_problems(template: Mapping[str, Any], where: str,
+                               notices: list[str]) -> list[str]:
+    """What a local run cannot honour in a template's artifacts (notices for what it
+    ignores)."""
+    pod = template.get("script") is not None or template.get("container") is not None
+    problems = [problem for section in ("inputs", "outputs")
+                for artifact in (template.get(section) or {}).get("artifacts") or []
+                for problem in artifact_problems(
+                    artifact, where, role=("" if pod else "group-") + section.rstrip("s"))]
+    args = [str(word) for word in (template.get("script") or {}).get("args") or []]
+    if has_artifacts(template) and "hera.workflows.runner" in args:
+        # Hera's runner reads and writes artifacts at fixed paths (/tmp/hera-inputs/...)
+        # that its own code names: they cannot be made the task's own here.
+        problems.append(f"{where} is a Hera runner script (constructor=\"runner\") with "
+                        "artifacts, which the runner reads and writes at fixed paths of this "
+                        "machine; use an inline script (the default constructor) with "
+                        "artifact paths, or run it on the cluster")
+    archive = template.get("archiveLocation") or {}
+    if set(archive) - {"archiveLogs"}:
+        problems.append(f"{where} sets an archiveLocation, which a local run cannot reach "
+                        "(its artifacts stay under runs/<workflow>/artifacts/)")
+    elif archive.get("archiveLogs"):
+        notices.append(f"{where}: archiveLogs is ignored: the logs are in the run directory")
     return problems
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from hera_utils.errors import ConfigurationError
 
-from .artifacts import artifact_problems
+from .artifacts import artifact_problems, template_artifact_problems
 from .model import OTHER_KINDS, POD_KINDS, TemplateScope, WorkflowModel, template_kind
 from .names import name_problems, shown_name
 from .templating import expression_tags, tags_in
@@ -133,18 +133,7 @@ class _Validator:
         if kind in OTHER_KINDS:
             problems.append(f"{where} is {OTHER_KINDS[kind]}, which cannot run locally")
             return []
-        group = "" if kind in POD_KINDS else "group-"
-        for section in ("inputs", "outputs"):
-            for artifact in (template.get(section) or {}).get("artifacts") or []:
-                problems.extend(artifact_problems(artifact, where,
-                                                  role=group + section.rstrip("s")))
-        archive = template.get("archiveLocation") or {}
-        if set(archive) - {"archiveLogs"}:
-            problems.append(f"{where} sets an archiveLocation, which a local run cannot reach "
-                            "(its artifacts stay under runs/<workflow>/artifacts/)")
-        elif archive.get("archiveLogs"):
-            self.notices.append(f"{where}: archiveLogs is ignored: the logs are in the run "
-                                "directory")
+        problems.extend(template_artifact_problems(template, where, self.notices))
         for field, feature in (("daemon", "daemon containers"), ("sidecars", "sidecars"),
                                ("initContainers", "init containers")):
             if template.get(field):

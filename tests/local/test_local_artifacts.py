@@ -451,3 +451,16 @@ def test_a_stubbed_containers_output_artifacts_are_empty_placeholders(run):
     assert result.succeeded, result.message
     placeholder = result.task("make").artifacts["dir"]
     assert placeholder.is_file() and placeholder.read_bytes() == b""
+
+
+def test_a_hera_runner_script_with_artifacts_is_refused_saying_why(run):
+    workflow = _workflow_with({"name": "text", "path": "/tmp/hera-outputs/artifacts/text"},
+                              "outputs")
+    workflow["spec"]["templates"][0]["script"]["args"] = [
+        "-m", "hera.workflows.runner", "-e", "flow:make"]
+
+    with pytest.raises(ConfigurationError) as caught:
+        run(workflow)
+
+    assert "template 't' is a Hera runner script" in caught.value.message
+    assert "inline script" in caught.value.message

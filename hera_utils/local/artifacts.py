@@ -223,7 +223,10 @@ def _source_of(artifact: Mapping[str, Any], repository: LocalRepository,
     A `from:` names an artifact of the repository or a workflow argument given as a local
     file (`given`)."""
     if artifact.get(LOCAL_SOURCE):
-        return _sub_path(Path(artifact[LOCAL_SOURCE]), artifact)
+        local = Path(str(artifact[LOCAL_SOURCE]))
+        # Only this runner sets it: a manifest cannot name a file of this machine with it.
+        if local in given.values() or repository.holds(local):
+            return _sub_path(local, artifact)
     if "from" in artifact:
         text = str(artifact.get("from") or "")
         tag = re.search(r"\{\{\s*(.*?)\s*\}\}", text)

@@ -84,7 +84,11 @@ class TaskFiles:
             target = self.local_path(str(artifact["path"]))
             _copy(Path(source), target)
             if artifact.get("mode") is not None:
-                _chmod_files(target, int(artifact["mode"]))
+                try:
+                    _chmod_files(target, int(str(artifact["mode"]), 0))
+                except ValueError:
+                    raise NodeError(f"inputs.artifacts.{artifact.get('name')}.mode: "
+                                    f"{artifact['mode']!r} is not a file mode") from None
         for artifact in self.outputs:
             # What holds the rewritten path exists (`/tmp` for `/tmp/out.txt`, `/mnt` for
             # `/mnt/out/part.json`); the rest the task makes, as it would on Argo.

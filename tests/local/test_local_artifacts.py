@@ -464,3 +464,14 @@ def test_a_hera_runner_script_with_artifacts_is_refused_saying_why(run):
 
     assert "template 't' is a Hera runner script" in caught.value.message
     assert "inline script" in caught.value.message
+
+
+def test_a_manifest_cannot_name_a_file_of_this_machine_as_a_source(run, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for tasks")
+    workflow = _workflow_with({"name": "a", "path": "/tmp/a", "localSource": str(secret)})
+
+    result = run(workflow)
+
+    assert result.phase == "Error"
+    assert "inputs.artifacts.a was not supplied" in result.message

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .context import NodeError, Operator
+from .expr_lang import ExprError, evaluate
 from .nodes import Node
 from .templating import substitute
 
@@ -80,20 +81,22 @@ def artifact_problems(artifact: Mapping[str, Any], label: str, *, role: str) -> 
     if artifact.get("artifactGC"):
         problems.append(f"{where} uses artifactGC, which a local run does not do (its "
                         "artifacts stay under runs/<workflow>/artifacts/; remove artifactGC)")
-    if artifact.get("fromExpression"):
+    if artifact.get("fromExpression") and role != "group-output":
         problems.append(f"{where} uses fromExpression, which is not supported locally "
-                        "(from: \"{{tasks.X.outputs.artifacts.Y}}\" is)")
+                        "(from: \"{{tasks.X.outputs.artifacts.Y}}\" is, and a DAG's or "
+                        "steps' own outputs take one)")
     location = location_of(artifact)
     if location is not None and key_of(artifact, location) is None:
-        if location == "http":
+        if role in ("output", "group-output"):
+            stored = "uploaded over http" if location == "http" else \
+                f"stored in {location} with its own location"
+            problems.append(f"{where} is {stored}, which a local run cannot reach; drop the "
+                            "location (a key-only artifact, or none: the run's repository "
+                            "under runs/<workflow>/artifacts/ keeps it)")
+        elif location == "http":
             problems.append(f"{where} is fetched over http, which a local run does not do; "
                             "download the file and give it with run_locally(artifacts=...) "
                             "or pass it from a task")
-        elif role in ("output", "group-output"):
-            problems.append(f"{where} is stored in {location} with its own location, which a "
-                            "local run cannot reach; drop the location (a key-only artifact, "
-                            "or none: the run's repository under runs/<workflow>/artifacts/ "
-                            "keeps it)")
         else:
             problems.append(f"{where} comes from {location}, which a local run cannot reach; "
                             "give the file with run_locally(artifacts=...) at the workflow "
@@ -289,17 +292,45 @@ def root_call(template: str, spec: Mapping[str, Any], given: Mapping[str, Path]
 
 def group_output_artifacts(node: Node, body: Mapping[str, Any],
                            lookup: Callable[[str], str | None]) -> str:
-    """Set a DAG or steps template's output artifacts (`from:`); '' or the problem."""
+    """Set a DAG or steps template's output artifacts (`from:`, `fromExpression:`); ''
+    or the problem."""
     for artifact in (body.get("outputs") or {}).get("artifacts") or []:
         name, text = str(artifact.get("name")), str(artifact.get("from") or "")
         tag = re.fullmatch(r"\{\{\s*(.*?)\s*\}\}", text)
         found = lookup(tag.group(1)) if tag else None
+        if artifact.get("fromExpression"):
+            try:
+                value = evaluate(str(artifact["fromExpression"]), _ExprScope(lookup, ""))
+            except ExprError as error:
+                return f"output artifact '{name}': fromExpression: {error}"
+            found = value if isinstance(value, str) else None
+            tag = None
         if found:
             node.artifacts[name] = found
         elif not artifact.get("optional"):
             return f"output artifact '{name}': " + (
-                unresolved_reason(tag.group(1)) if tag else "from names no artifact")
+                unresolved_reason(tag.group(1)) if tag else "names no artifact")
     return ""
+
+
+class _ExprScope(dict):  # type: ignore[type-arg]
+    """The run's variables as the nested maps an expression reads (`steps.a.outputs.result`),
+    looked up as they are read: a name that is no variable is a deeper map."""
+
+    def __init__(self, lookup: Callable[[str], str | None], prefix: str) -> None:
+        super().__init__()
+        self.lookup, self.prefix = lookup, prefix
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in ("steps", "tasks", "inputs", "workflow")
+
+    def __getitem__(self, key: str) -> Any:
+        return self.get(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        path = f"{self.prefix}.{key}" if self.prefix else str(key)
+        value = self.lookup(path)
+        return value if value is not None else _ExprScope(self.lookup, path)
 
 
 def published_artifacts(template: Mapping[str, Any], node: Node) -> dict[str, str]:

@@ -475,3 +475,42 @@ def test_a_manifest_cannot_name_a_file_of_this_machine_as_a_source(run, tmp_path
 
     assert result.phase == "Error"
     assert "inputs.artifacts.a was not supplied" in result.message
+
+
+def _script_template(name: str, source: str, **fields: Any) -> dict[str, Any]:
+    return {"name": name, "script": {"image": "python", "command": ["python"],
+                                     "source": source}, **fields}
+
+
+@pytest.mark.parametrize("pick", ["heads", "tails"])
+def test_a_steps_output_artifact_from_an_expression_takes_the_branch_that_ran(run, pick):
+    def side(name: str) -> dict[str, Any]:
+        return _script_template(
+            name, f"open('/tmp/result.txt', 'w').write('it was {name}')\n",
+            outputs={"artifacts": [{"name": "out", "path": "/tmp/result.txt"}]})
+
+    expression = ("steps['flip'].outputs.result == 'heads' ? "
+                  "steps.heads.outputs.artifacts.out : steps.tails.outputs.artifacts.out")
+    workflow = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+                "metadata": {"name": "coin"}, "spec": {"entrypoint": "outer", "templates": [
+                    {"name": "outer", "steps": [
+                        [{"name": "coin", "template": "main"}],
+                        [{"name": "read", "template": "read", "arguments": {"artifacts": [
+                            {"name": "r", "from": "{{steps.coin.outputs.artifacts.result}}"}]}}]]},
+                    {"name": "main", "steps": [
+                        [{"name": "flip", "template": "flip"}],
+                        [{"name": "heads", "template": "heads",
+                          "when": "{{steps.flip.outputs.result}} == heads"},
+                         {"name": "tails", "template": "tails",
+                          "when": "{{steps.flip.outputs.result}} == tails"}]],
+                     "outputs": {"artifacts": [{"name": "result",
+                                                "fromExpression": expression}]}},
+                    _script_template("flip", f"print('{pick}')\n"), side("heads"), side("tails"),
+                    _script_template("read", "print(open('/tmp/r.txt').read())\n",
+                                     inputs={"artifacts": [{"name": "r", "path": "/tmp/r.txt"}]}),
+                ]}}
+
+    result = run(workflow)
+
+    assert result.succeeded, result.message
+    assert result.task("read").result == f"it was {pick}"

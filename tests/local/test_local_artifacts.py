@@ -514,3 +514,26 @@ def test_a_steps_output_artifact_from_an_expression_takes_the_branch_that_ran(ru
 
     assert result.succeeded, result.message
     assert result.task("read").result == f"it was {pick}"
+
+
+def test_a_retried_task_gives_the_artifacts_of_its_last_attempt(run, tmp_path):
+    marker = tmp_path / "tried-once"
+    source = (f"import os\nopen('/tmp/out.txt', 'w').write('attempt')\n"
+              f"if not os.path.exists({str(marker)!r}):\n"
+              f"    open({str(marker)!r}, 'w').close()\n    raise SystemExit(1)\n")
+    with Workflow(name="retried", entrypoint="main") as workflow:
+        flaky = _script("flaky", source, retry_strategy={"limit": 2},
+                        outputs=[Artifact(name="out", path="/tmp/out.txt")])
+        read = _reader("read", [Artifact(name="o", path="/tmp/o.txt")])
+        with DAG(name="main"):
+            first = flaky(name="flaky")
+            second = read(name="read", arguments=[
+                Artifact(name="o", from_="{{tasks.flaky.outputs.artifacts.out}}")])
+            first >> second
+
+    result = run(workflow)
+
+    assert result.succeeded, result.message
+    assert result.task("flaky").attempts == 2
+    assert result.task("flaky").artifacts["out"].parent.parent.name == "flaky.attempt-2"
+    assert _read(result, "read") == "o=attempt;"

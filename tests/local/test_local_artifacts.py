@@ -57,9 +57,9 @@ def _script(name: str, source: str, **fields: Any) -> Script:
     return Script(name=name, image="python:3.12", command=["python"], source=source, **fields)
 
 
-def acceptance_workflow() -> Workflow:
+def acceptance_workflow(**naming: str) -> Workflow:
     """A producer's directory to a loop of consumers, their outputs fanned into one task."""
-    with Workflow(generate_name="artifacts-", entrypoint="main") as workflow:
+    with Workflow(entrypoint="main", **(naming or {"generate_name": "artifacts-"})) as workflow:
         produce = _script("produce", PRODUCE, outputs=[
             Artifact(name="data", path=f"{HOST_ROOT}/data", archive=NoneArchiveStrategy())])
         consume = _script("consume", CONSUME, inputs=[
@@ -537,3 +537,24 @@ def test_a_retried_task_gives_the_artifacts_of_its_last_attempt(run, tmp_path):
     assert result.task("flaky").attempts == 2
     assert result.task("flaky").artifacts["out"].parent.parent.name == "flaky.attempt-2"
     assert _read(result, "read") == "o=attempt;"
+
+
+def test_a_key_leaving_the_repository_errors_the_task(run):
+    workflow = _workflow_with({"name": "a", "path": "/tmp/a", "s3": {"key": "../../../etc"}})
+
+    result = run(workflow)
+
+    assert result.phase == "Error"
+    assert "leaves the artifact repository" in result.message
+
+
+def test_a_new_run_of_the_same_name_starts_with_an_empty_repository(run):
+    first = run(acceptance_workflow(name="again"))
+    stale = first.run_dir / "artifacts" / "stale.txt"
+    stale.write_text("left over")
+
+    second = run(acceptance_workflow(name="again"))
+
+    assert second.succeeded, second.message
+    assert second.run_dir == first.run_dir
+    assert not stale.exists()

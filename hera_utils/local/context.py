@@ -40,6 +40,8 @@ class RunOptions:
     # Tasks that succeeded in an earlier run, by node path, not run again (`reuse`).
     reusable: Mapping[str, Any] = field(default_factory=dict)
     reused_from: Path | None = None
+    # The workflow's `arguments.artifacts` given as local files or directories, by name.
+    artifacts: Mapping[str, Path] = field(default_factory=dict)
     # Marks this run's task processes (see `reaper`): unique even for runs of one name.
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,8 +78,12 @@ class Launcher:
         # The environment a task inherits, read once: os.environ decodes on every access.
         self._host_environment = dict(os.environ)
 
-    def prepare(self, node: Node, body: dict[str, Any], kind: str, log_base: str) -> Launch:
-        """The launch of a pod template's attempt; `NodeError` if it cannot start."""
+    def prepare(self, node: Node, body: dict[str, Any], kind: str, log_base: str,
+                mounts: Sequence[tuple[str, str]] = ()) -> Launch:
+        """The launch of a pod template's attempt; `NodeError` if it cannot start.
+
+        `mounts` (host path, container path) are added to a container's, e.g. its input
+        artifacts."""
         spec = body[kind]
         env_vars = _env_values(spec.get("env") or [])
         remap: dict[str, str] = {}
@@ -100,7 +104,7 @@ class Launcher:
         if kind == "script":
             launch.argv = self._script_command(spec, _file_name(node.template_name or "script"))
         else:
-            launch.argv, launch.container_name = self._container_command(spec, env_vars)
+            launch.argv, launch.container_name = self._container_command(spec, env_vars, mounts)
             for name, (path, local_path) in launch.output_paths.items():
                 Path(local_path).parent.mkdir(parents=True, exist_ok=True)
                 launch.copies.append((path, local_path, name))
@@ -157,7 +161,8 @@ class Launcher:
         args = [str(word) for word in spec.get("args") or []]
         return [executors.python_interpreter(command[0]), *command[1:], *args, str(script)]
 
-    def _container_command(self, spec: dict[str, Any], env_vars: dict[str, str]
+    def _container_command(self, spec: dict[str, Any], env_vars: dict[str, str],
+                           extra_mounts: Sequence[tuple[str, str]] = ()
                            ) -> tuple[list[str], str]:
         assert self.options.runtime is not None
         self._containers += 1
@@ -170,6 +175,7 @@ class Launcher:
                 mounts.append((path, path))
         if self.options.volume_dir is not None:
             mounts.append((str(self.options.volume_dir), str(self.options.volume_dir)))
+        mounts.extend(extra_mounts)
         argv = executors.container_run_command(
             self.options.runtime, name=name, image=str(spec.get("image", "")),
             command=[str(w) for w in spec.get("command") or []],

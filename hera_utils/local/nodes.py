@@ -98,6 +98,7 @@ class Node:
     exit_code: int | None = None
     result: str | None = None
     parameters: dict[str, str] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)  # output name -> stored path
     children: list[Node] = field(default_factory=list, repr=False)
     boundary: Node | None = field(default=None, repr=False)  # the enclosing DAG/steps node
     inputs: dict[str, str] = field(default_factory=dict)

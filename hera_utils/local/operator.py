@@ -27,7 +27,7 @@ from typing import Any
 
 from hera_utils.errors import ConfigurationError
 
-from . import executors
+from . import artifacts, executors
 from .context import DEADLINE_MESSAGE, NodeError, RunOptions
 from .dag import run_dag
 from .limits import MAX_NODES, MAX_STACK_DEPTH
@@ -154,7 +154,8 @@ class WorkflowOperator:
 
     async def _run_root(self, name: str, template: str,
                         arguments: dict[str, str] | None = None) -> Node:
-        return await self.execute(name, name, {"template": template}, self.model.scope,
+        holder = artifacts.root_call(template, self.model.spec, self.options.artifacts)
+        return await self.execute(name, name, holder, self.model.scope,
                                   arguments or dict(self.model.parameters), boundary=None)
 
     def _workflow_phase(self) -> tuple[str, str]:
@@ -234,6 +235,7 @@ class WorkflowOperator:
             # Argo replaces the global variables in the template (its input defaults too)
             # before it reads the inputs.
             inputs = substitute(_inputs(template, arguments), self.lookup({}))
+            template = artifacts.resolve_inputs(self, template, holder, inputs)
         except NodeError as error:
             return self.error_node(name, display, template.get("name"), boundary, str(error))
         retry = template.get("retryStrategy")
@@ -304,6 +306,7 @@ class WorkflowOperator:
         node.finish(SUCCEEDED)
         outputs = (body.get("outputs") or {}).get("parameters") or []
         self.global_scope.update(published_globals(outputs, node))
+        self.global_scope.update(artifacts.published_artifacts(body, node))
 
     def lookup(self, local: Mapping[str, str]) -> Callable[[str], str | None]:
         """Tag -> value: `local` first, then the workflow's variables."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import executors
+from .artifacts import LocalRepository, has_artifacts, published_artifacts
 from .context import DEADLINE_MESSAGE, NodeError, Operator
 from .launch import Launch, Launcher
 from .limits import MAX_PARAMETER_BYTES, LimitError
@@ -22,6 +23,7 @@ from .nodes import ERROR, FAILED, RUNNING, SUCCEEDED, Node
 from .reuse import apply as apply_reused
 from .reuse import reuse_for
 from .scope import published_globals
+from .task_files import TaskFiles
 from .values import duration_seconds, format_value, min_positive_seconds
 
 __all__ = ["PodRunner", "run_suspend"]
@@ -34,6 +36,7 @@ class PodRunner:
         self.op = op
         self.options = op.options
         self.launcher = Launcher(op.name, op.options)
+        self.repository = LocalRepository(op.options.run_dir)
 
     async def run(self, node: Node, body: dict[str, Any], kind: str, log_base: str) -> None:
         """Run one attempt of a pod template as node `node`."""
@@ -49,7 +52,9 @@ class PodRunner:
             node.finish(ERROR, missing)
             self.op.finished(node, was="none")
             return
-        found = reuse_for(node, self.options.reusable) if self.options.reusable else None
+        # Artifacts are files of this run only: their task runs again.
+        found = reuse_for(node, self.options.reusable) \
+            if self.options.reusable and not has_artifacts(body) else None
         if found is not None:
             apply_reused(node, found, log_path, self.options.reused_from)
             node.reused = True
@@ -57,25 +62,26 @@ class PodRunner:
             self.op.global_scope.update(published_globals(outputs, node))
             self.op.finished(node, was="none")
             return
+        files = TaskFiles(self.repository, log_path.stem, body) \
+            if has_artifacts(body) else None
         if kind == "container" and self.options.stub_containers:
-            self._stub(node, spec, outputs, log_path)
+            self._stub(node, body, outputs, log_path, files)
             return
-        try:
-            if kind == "container" and self.options.runtime is None:
-                raise NodeError("not runnable here: a container task needs a working docker "
-                                f"or podman ({self.options.runtime_problem})")
-            launch = self.launcher.prepare(node, body, kind, log_base)
-        except NodeError as error:
-            log_path.write_text(f"{error}\n", encoding="utf-8")
-            node.finish(ERROR, str(error))
-            self.op.finished(node, was="none")
+        launch = self._prepare(node, body, kind, log_base, log_path, files)
+        if launch is None:
             return
         deadline = min_positive_seconds(body.get("activeDeadlineSeconds"),
                                         duration_seconds(body.get("timeout")))
-        outcome = await self._attempt(node, kind, launch, log_path, deadline)
-        node.exit_code = outcome.exit_code
-        node.result = executors.result_text(outcome.stdout)
-        problems = _collect_outputs(node, outputs, launch)
+        try:
+            outcome = await self._attempt(node, kind, launch, log_path, deadline)
+            node.exit_code = outcome.exit_code
+            node.result = executors.result_text(outcome.stdout)
+            problems = _collect_outputs(node, outputs, launch)
+            if files is not None and not outcome.start_error:
+                problems += files.collect(node)
+        finally:
+            if files is not None:
+                files.clean()
         if outcome.start_error:
             node.finish(ERROR, outcome.start_error)
         elif outcome.timed_out:
@@ -88,7 +94,33 @@ class PodRunner:
         else:
             node.finish(SUCCEEDED)
             self.op.global_scope.update(published_globals(outputs, node))
+            self.op.global_scope.update(published_artifacts(body, node))
         self.op.finished(node, was="running")
+
+    def _prepare(self, node: Node, body: dict[str, Any], kind: str, log_base: str,
+                 log_path: Path, files: TaskFiles | None) -> Launch | None:
+        """The attempt's launch, its artifacts in place; None (the node ended) if it cannot
+        start."""
+        try:
+            if kind == "container" and self.options.runtime is None:
+                raise NodeError("not runnable here: a container task needs a working docker "
+                                f"or podman ({self.options.runtime_problem})")
+            if files is not None:
+                files.materialise()
+                if kind == "script":  # a process sees its artifacts in its own directory
+                    body = {**body, kind: files.rewrite(body[kind])}
+            launch = self.launcher.prepare(node, body, kind, log_base,
+                                           mounts=files.mounts() if files else ())
+            if files is not None and kind == "container":
+                launch.copies.extend(files.container_copies())
+            return launch
+        except (NodeError, OSError) as error:
+            if files is not None:
+                files.clean()
+            log_path.write_text(f"{error}\n", encoding="utf-8")
+            node.finish(ERROR, str(error))
+            self.op.finished(node, was="none")
+            return None
 
     async def _attempt(self, node: Node, kind: str, launch: Launch, log_path: Path,
                        deadline: float | None) -> executors.ProcessOutcome:
@@ -135,8 +167,9 @@ class PodRunner:
         if self.options.runtime is not None and launch.container_name:
             await executors.remove_container(self.options.runtime, launch.container_name)
 
-    def _stub(self, node: Node, spec: dict[str, Any], outputs: list[dict[str, Any]],
-              log_path: Path) -> None:
+    def _stub(self, node: Node, body: dict[str, Any], outputs: list[dict[str, Any]],
+              log_path: Path, files: TaskFiles | None) -> None:
+        spec = body["container"]
         command = [*(spec.get("command") or []), *(spec.get("args") or [])]
         description = (f"image {spec.get('image')}, command "
                        f"{json.dumps(command) if command else '(the image default)'}")
@@ -151,7 +184,12 @@ class PodRunner:
             source = parameter.get("valueFrom") or {}
             default = source.get("default", parameter.get("value", ""))
             node.parameters[parameter["name"]] = format_value(default)
+        if files is not None and files.outputs:
+            files.stub(node)
+            self.op.notice_once("a stubbed container task's output artifacts are empty files")
         node.finish(SUCCEEDED, f"stubbed: {description}")
+        self.op.global_scope.update(published_globals(outputs, node))
+        self.op.global_scope.update(published_artifacts(body, node))
         self.op.finished(node, was="none")
 
 

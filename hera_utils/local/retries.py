@@ -65,6 +65,7 @@ async def execute_with_retries(op: Operator, name: str, display: str, template: 
 
 def _take_last_attempt(node: Node, child: Node, *, gave_up: bool) -> None:
     node.result, node.parameters = child.result, dict(child.parameters)
+    node.artifacts = dict(child.artifacts)
     node.exit_code = child.exit_code
     message = child.message
     # Argo says so whenever the limit ends the retries, `limit: 0` (one attempt) too.

@@ -45,6 +45,7 @@ def run_locally(
     container_runtime: str | None = None,
     templates: Sequence[Any] = (),
     reuse: str | os.PathLike[str] | None = None,
+    artifacts: Mapping[str, str | os.PathLike[str]] | None = None,
 ) -> LocalRunResult:
     """Run `workflow` here, as Argo would, and write `runs_dir/<name>/summary.json`.
 
@@ -59,6 +60,7 @@ def run_locally(
     given, is created and passed to tasks as `HERA_UTILS_VOLUME_DIR`. `progress` is
     `auto`, `live`, `plain` or `quiet`. `reuse` names an earlier run's directory: its
     tasks that succeeded (same node path and inputs) keep their outputs and are not run.
+    `artifacts` gives workflow `arguments.artifacts` as local files or directories, by name.
 
     Returns a `LocalRunResult`; a failed run is not an exception (`succeeded` is False).
     Raises `ConfigurationError` before anything runs if the workflow or the options cannot
@@ -74,7 +76,7 @@ def run_locally(
     workers = _parallelism(parallelism)
     reusable = read_reusable(reuse) if reuse is not None else {}
     model = WorkflowModel(load_workflow(workflow, list(templates)), parameters)
-    validate_workflow(model)
+    validate_workflow(model, artifacts=(given := _given_artifacts(artifacts or {})))
     name = _run_name(model)
     own_limit = _positive(model.spec.get("parallelism"))
     if own_limit:
@@ -84,6 +86,7 @@ def run_locally(
         options = _run_options(model, run_dir, workers, work_dir=work_dir,
                                volume_dir=volume_dir, stub_containers=stub_containers,
                                container_runtime=container_runtime)
+        options = replace(options, artifacts=given)
         if reuse is not None:
             options = replace(options, reusable=reusable, reused_from=Path(reuse))
         return _run(WorkflowOperator(model, name, options, make_progress(progress)))
@@ -150,6 +153,19 @@ def _record(operator: WorkflowOperator, phase: str, message: str) -> LocalRunRes
                           interrupted=operator.interrupted)
 
 
+def _given_artifacts(artifacts: Mapping[str, str | os.PathLike[str]]) -> dict[str, Path]:
+    """The workflow's artifact arguments given as local paths, each checked to exist."""
+    given = {}
+    for name, path in artifacts.items():
+        local = Path(path).resolve()
+        if not local.exists():
+            raise ConfigurationError(f"artifact {name!r}: {local} does not exist",
+                                     setting="artifacts",
+                                     hint="give an existing file or directory")
+        given[str(name)] = local
+    return given
+
+
 def _run_name(model: WorkflowModel) -> str:
     """The workflow's name, held to the Kubernetes rule Argo applies to it."""
     import argparse
@@ -188,7 +204,7 @@ def _prepare_run_dir(run_dir: Path) -> None:
     """Create the run directory; clear what an earlier run of the same name left in it."""
     run_dir.mkdir(parents=True, exist_ok=True)
     for entry in run_dir.iterdir():
-        if entry.is_dir() and entry.name in ("scripts", "outputs"):
+        if entry.is_dir() and entry.name in ("scripts", "outputs", "artifacts", "fs"):
             shutil.rmtree(entry, ignore_errors=True)
         elif entry.is_file() and (entry.suffix in (".log", ".tmp")
                                   or entry.name in ("summary.json", "internal-error.txt")):

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+from .artifacts import LOCAL_SOURCE, group_output_artifacts
 from .model import WorkflowModel
 from .nodes import SUCCEEDED, Node, NodeType, group_phase, timestamp
 from .templating import UnresolvedTagError, substitute
@@ -100,6 +101,12 @@ def template_variables(node: Node, template: Mapping[str, Any], inputs: dict[str
         path = (parameter.get("valueFrom") or {}).get("path")
         if path:
             values[f"outputs.parameters.{parameter['name']}.path"] = path
+    for section in ("inputs", "outputs"):
+        for artifact in (template.get(section) or {}).get("artifacts") or []:
+            if artifact.get("path"):
+                values[f"{section}.artifacts.{artifact['name']}.path"] = str(artifact["path"])
+            if artifact.get(LOCAL_SOURCE):  # what a nested call's `from:` passes on
+                values[f"inputs.artifacts.{artifact['name']}"] = str(artifact[LOCAL_SOURCE])
     return values
 
 
@@ -177,6 +184,8 @@ def _node_variables(variables: dict[str, str], prefix: str, node: Node,
             variables[f"{prefix}.outputs.result"] = node.result
         for key, value in node.parameters.items():
             variables[f"{prefix}.outputs.parameters.{key}"] = value
+        for key, value in node.artifacts.items():
+            variables[f"{prefix}.outputs.artifacts.{key}"] = value
         return
     # A loop's outputs are JSON lists over its succeeded iterations, in item order
     # (the controller's processAggregateNodeOutputs).
@@ -206,7 +215,8 @@ def _json_or_text(text: str) -> Any:
 
 
 def group_outputs(node: Node, body: Mapping[str, Any], lookup: Lookup) -> str:
-    """Set a DAG or steps template's outputs (valueFrom.parameter); '' or the problem."""
+    """Set a DAG or steps template's outputs (valueFrom.parameter, artifacts' `from`); ''
+    or the problem."""
     for parameter in (body.get("outputs") or {}).get("parameters") or []:
         source = parameter.get("valueFrom") or {}
         raw = source.get("parameter", parameter.get("value"))
@@ -219,7 +229,7 @@ def group_outputs(node: Node, body: Mapping[str, Any], lookup: Lookup) -> str:
                 node.parameters[parameter["name"]] = format_value(source["default"])
                 continue
             return f"output parameter '{parameter['name']}': {error}"
-    return ""
+    return group_output_artifacts(node, body, lookup)
 
 
 def published_globals(outputs: Iterable[Mapping[str, Any]], node: Node) -> dict[str, str]:

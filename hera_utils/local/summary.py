@@ -54,6 +54,11 @@ class TaskResult:
         parameters: dict[str, str] = self.outputs.get("parameters", {})
         return parameters
 
+    @property
+    def artifacts(self) -> dict[str, Path]:
+        """The task's output artifacts: name -> the stored file or directory."""
+        return {entry["name"]: Path(entry["path"]) for entry in self.outputs.get("artifacts", [])}
+
 
 @dataclass(frozen=True)
 class LocalRunResult:
@@ -103,6 +108,9 @@ def task_entries(nodes: list[Node], root: Node | None, run_dir: Path) -> list[Ta
         logs = tuple(path for attempt in attempts for path in attempt.logs) or tuple(node.logs)
         outputs: dict[str, Any] = {} if node.result is None else {"result": node.result}
         outputs["parameters"] = dict(node.parameters)
+        if node.artifacts:  # each output artifact's stored copy
+            outputs["artifacts"] = [{"name": name, "path": path}
+                                    for name, path in node.artifacts.items()]
         entries.append(TaskResult(
             name=node.display_name,
             phase=node.phase,
@@ -155,11 +163,16 @@ def _scrubbed(value: dict[str, Any]) -> Any:
 
 
 def _entry(task: TaskResult, run_dir: Path) -> dict[str, Any]:
+    outputs = task.outputs
+    if "artifacts" in outputs:  # in summary.json, relative to the run directory
+        outputs = {**outputs, "artifacts": [
+            {**entry, "path": _relative(Path(entry["path"]), run_dir)}
+            for entry in outputs["artifacts"]]}
     entry: dict[str, Any] = {
         "name": task.name,
         "phase": task.phase,
         "exit_code": task.exit_code,
-        "outputs": task.outputs,
+        "outputs": outputs,
         "log": _relative(task.log, run_dir),
     }
     if task.message:

@@ -16,6 +16,7 @@ from typing import Any
 
 from hera_utils.errors import ConfigurationError
 
+from .artifacts import artifact_problems, template_artifact_problems
 from .model import OTHER_KINDS, POD_KINDS, TemplateScope, WorkflowModel, template_kind
 from .names import name_problems, shown_name
 from .templating import expression_tags, tags_in
@@ -25,9 +26,12 @@ __all__ = ["uses_kind", "validate_workflow"]
 _HINT = "run it on the cluster instead (python main.py submit)"
 
 
-def validate_workflow(model: WorkflowModel) -> None:
-    """Refuse, before anything runs, every reachable feature the runner cannot honour."""
-    _Validator(model).validate()
+def validate_workflow(model: WorkflowModel, artifacts: Iterable[str] = ()) -> None:
+    """Refuse, before anything runs, every reachable feature the runner cannot honour.
+
+    `artifacts` names the workflow arguments given as local files (`run_locally(artifacts=)`).
+    """
+    _Validator(model, set(artifacts)).validate()
 
 
 def uses_kind(model: WorkflowModel, kind: str) -> bool:
@@ -38,9 +42,10 @@ def uses_kind(model: WorkflowModel, kind: str) -> bool:
 class _Validator:
     """The checks of one workflow; problems are collected, notices go to the model."""
 
-    def __init__(self, model: WorkflowModel) -> None:
+    def __init__(self, model: WorkflowModel, given_artifacts: set[str] | None = None) -> None:
         self.model = model
         self.notices = model.notices
+        self.given_artifacts = given_artifacts or set()
 
     def _roots(self) -> list[tuple[dict[str, Any], str]]:
         roots: list[tuple[dict[str, Any], str]] = [
@@ -97,8 +102,20 @@ class _Validator:
         if hooks:
             problems.append(f"workflow lifecycle hooks {sorted(hooks)} are not supported "
                             "(only the exit hook is)")
-        if (self.model.spec.get("arguments") or {}).get("artifacts"):
-            problems.append("workflow arguments: artifacts are not supported locally")
+        for artifact in (self.model.spec.get("arguments") or {}).get("artifacts") or []:
+            if artifact.get("name") not in self.given_artifacts:
+                problems.extend(artifact_problems(artifact, "workflow arguments",
+                                                  role="argument"))
+        spec = self.model.spec
+        if spec.get("artifactRepositoryRef"):
+            problems.append("spec.artifactRepositoryRef names an artifact repository of the "
+                            "cluster; a local run keeps its artifacts under "
+                            "runs/<workflow>/artifacts/ (remove it to run locally)")
+        if spec.get("artifactGC"):
+            problems.append("spec.artifactGC: a local run does not garbage-collect artifacts "
+                            "(they stay under runs/<workflow>/artifacts/; remove artifactGC)")
+        if spec.get("archiveLogs"):
+            self.notices.append("archiveLogs is ignored: the logs are in the run directory")
         if self.model.spec.get("suspend"):
             self.notices.append("spec.suspend is ignored: the local run starts right away")
         if expression_tags(self.model.spec.get("arguments") or {}):
@@ -116,10 +133,7 @@ class _Validator:
         if kind in OTHER_KINDS:
             problems.append(f"{where} is {OTHER_KINDS[kind]}, which cannot run locally")
             return []
-        for section in ("inputs", "outputs"):
-            if (template.get(section) or {}).get("artifacts"):
-                problems.append(f"{where} uses {section}.artifacts, which are not supported "
-                                "locally (pass files through a mounted volume instead)")
+        problems.extend(template_artifact_problems(template, where, self.notices))
         for field, feature in (("daemon", "daemon containers"), ("sidecars", "sidecars"),
                                ("initContainers", "init containers")):
             if template.get(field):
@@ -189,8 +203,8 @@ class _Validator:
         for field, feature in (("hooks", "lifecycle hooks"), ("onExit", "task exit handlers")):
             if call.get(field):
                 problems.append(f"{where} uses {feature}, which are not supported locally")
-        if (call.get("arguments") or {}).get("artifacts"):
-            problems.append(f"{where} passes artifacts, which are not supported locally")
+        for artifact in (call.get("arguments") or {}).get("artifacts") or []:
+            problems.extend(artifact_problems(artifact, where, role="argument"))
         loops = [key for key in ("withItems", "withParam", "withSequence") if key in call]
         if len(loops) > 1:
             problems.append(f"{where} has several loops ({', '.join(loops)}); Argo allows one")

@@ -51,12 +51,13 @@ def test_templates_of_other_kinds_are_refused_by_name(tmp_path, body, feature):
     assert message.endswith("which cannot run locally")
 
 
-def test_artifacts_are_refused_with_the_template_name(tmp_path):
+def test_artifacts_stored_in_a_bucket_are_refused_with_the_template_name(tmp_path):
     writer = copy.deepcopy(SAY)
-    writer["outputs"] = {"artifacts": [{"name": "result", "path": "/tmp/result.txt"}]}
+    writer["outputs"] = {"artifacts": [{"name": "result", "path": "/tmp/result.txt",
+                                        "s3": {"bucket": "b", "key": "k"}}]}
     message = _refused(tmp_path, _workflow(_dag({"name": "t", "template": "say"}), writer))
 
-    assert "template 'say' uses outputs.artifacts" in message
+    assert "template 'say': output artifact 'result' is stored in s3" in message
 
 
 def test_expression_tags_are_refused(tmp_path):

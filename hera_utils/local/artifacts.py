@@ -29,6 +29,7 @@ from typing import Any
 
 from .context import NodeError, Operator
 from .expr_lang import ExprError, evaluate
+from .expr_tags import Variables
 from .nodes import Node
 from .templating import substitute
 
@@ -300,7 +301,7 @@ def group_output_artifacts(node: Node, body: Mapping[str, Any],
         found = lookup(tag.group(1)) if tag else None
         if artifact.get("fromExpression"):
             try:
-                value = evaluate(str(artifact["fromExpression"]), _ExprScope(lookup, ""))
+                value = evaluate(str(artifact["fromExpression"]), Variables(lookup))
             except ExprError as error:
                 return f"output artifact '{name}': fromExpression: {error}"
             found = value if isinstance(value, str) else None
@@ -311,26 +312,6 @@ def group_output_artifacts(node: Node, body: Mapping[str, Any],
             return f"output artifact '{name}': " + (
                 unresolved_reason(tag.group(1)) if tag else "names no artifact")
     return ""
-
-
-class _ExprScope(dict):  # type: ignore[type-arg]
-    """The run's variables as the nested maps an expression reads (`steps.a.outputs.result`),
-    looked up as they are read: a name that is no variable is a deeper map."""
-
-    def __init__(self, lookup: Callable[[str], str | None], prefix: str) -> None:
-        super().__init__()
-        self.lookup, self.prefix = lookup, prefix
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key in ("steps", "tasks", "inputs", "workflow")
-
-    def __getitem__(self, key: str) -> Any:
-        return self.get(key)
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        path = f"{self.prefix}.{key}" if self.prefix else str(key)
-        value = self.lookup(path)
-        return value if value is not None else _ExprScope(self.lookup, path)
 
 
 def published_artifacts(template: Mapping[str, Any], node: Node) -> dict[str, str]:

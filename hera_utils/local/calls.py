@@ -9,7 +9,7 @@ under a TaskGroup node, in steps as a list of nodes. Each call is checked agains
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .concurrency import gather, limited
@@ -29,8 +29,13 @@ _LOOP_FIELDS = ("withItems", "withParam", "withSequence")
 async def run_call_or_loop(op: Operator, node_name: str, display: str, call: dict[str, Any],
                            scope: TemplateScope, boundary: Node,
                            limit: asyncio.Semaphore | None, *,
-                           group_type: str | None) -> Node | list[Node]:
-    """Run a task or step, expanding its loop: a DAG gets a `group_type` node, steps a list."""
+                           group_type: str | None,
+                           outer: Callable[[str], str | None] | None = None
+                           ) -> Node | list[Node]:
+    """Run a task or step, expanding its loop: a DAG gets a `group_type` node, steps a list.
+
+    `outer` gives the caller's variables to a `{{=...}}` tag that also reads `item`.
+    """
     template = _template_name(call)
     if not has_loop(call):
         return await _run_call(op, node_name, display, call, scope, boundary, limit, None)
@@ -48,7 +53,7 @@ async def run_call_or_loop(op: Operator, node_name: str, display: str, call: dic
     try:
         children = await gather([
             _run_call(op, node_name + item.node_suffix(), display + item.node_suffix(),
-                      call, scope, boundary, limit, item) for item in items])
+                      call, scope, boundary, limit, item, outer) for item in items])
     except asyncio.CancelledError:
         if group is not None:
             op.stopped(group)
@@ -66,12 +71,16 @@ def _template_name(call: dict[str, Any]) -> str | None:
 
 async def _run_call(op: Operator, node_name: str, display: str, call: dict[str, Any],
                     scope: TemplateScope, boundary: Node, limit: asyncio.Semaphore | None,
-                    item: Item | None) -> Node:
+                    item: Item | None, outer: Callable[[str], str | None] | None = None
+                    ) -> Node:
     template = _template_name(call)
     try:
         if item is not None:
             loop_free = {k: v for k, v in call.items() if k not in _LOOP_FIELDS}
-            call = substitute(loop_free, item.variables, strict=True, strict_prefixes=("item",))
+            variables = item.variables
+            lookup = variables.get if outer is None else (
+                lambda tag: variables.get(tag) if tag in variables else outer(tag))
+            call = substitute(loop_free, lookup, strict=True, strict_prefixes=("item",))
         skip = _when_says_skip(call)
     except (UnresolvedTagError, ExpressionError) as error:
         return op.error_node(node_name, display, template, boundary, str(error))

@@ -169,10 +169,11 @@ def _depends_outcome(op: Operator, run: _DagRun, task_name: str) -> Node | None:
 async def _run_task(op: Operator, run: _DagRun, task_name: str) -> Node:
     # Like Argo, a task sees the outputs of its ancestors only.
     visible = run.variables.seen_by(lambda name: run.plan.is_ancestor(name, task_name))
-    call = substitute(_without_absent_outputs(run, run.tasks[task_name]), op.lookup(visible))
+    lookup = op.lookup(visible)
+    call = substitute(_without_absent_outputs(run, run.tasks[task_name]), lookup)
     outcome = await run_call_or_loop(op, f"{run.node.name}.{task_name}", task_name, call,
                                      run.scope, run.node, run.limit,
-                                     group_type=NodeType.TASK_GROUP)
+                                     group_type=NodeType.TASK_GROUP, outer=lookup)
     assert isinstance(outcome, Node)  # with a group type, a loop is one TaskGroup node
     return outcome
 

@@ -60,6 +60,7 @@ async def run_steps(op: Operator, node: Node, body: dict[str, Any],
 async def _run_step(op: Operator, group_node: Node, step: dict[str, Any],
                     variables: dict[str, str], scope: TemplateScope, steps_node: Node,
                     limit: asyncio.Semaphore | None) -> Node | list[Node]:
-    call = substitute(step, op.lookup(variables))
+    lookup = op.lookup(variables)
+    call = substitute(step, lookup)
     return await run_call_or_loop(op, f"{group_node.name}.{step['name']}", step["name"], call,
-                                  scope, steps_node, limit, group_type=None)
+                                  scope, steps_node, limit, group_type=None, outer=lookup)

@@ -13,7 +13,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .expr_tags import ExpressionTagError, UnresolvedTagError, evaluate_tag
+
 __all__ = [
+    "ExpressionTagError",
     "UnresolvedTagError",
     "expression_tags",
     "substitute",
@@ -29,14 +32,6 @@ _STRICT_PREFIXES = ("inputs.parameters", "tasks.", "steps.", "workflow.parameter
 Lookup = Callable[[str], "str | None"]
 
 
-class UnresolvedTagError(ValueError):
-    """A `{{tag}}` that names a value of the run which does not exist (yet)."""
-
-    def __init__(self, tag: str) -> None:
-        super().__init__(f"failed to resolve {{{{{tag}}}}}")
-        self.tag = tag
-
-
 def substitute(value: Any, lookup: Lookup | Mapping[str, str], *, strict: bool = False,
                strict_prefixes: tuple[str, ...] = _STRICT_PREFIXES) -> Any:
     """A copy of `value` (str, list, dict, scalars) with its `{{tags}}` replaced.
@@ -49,8 +44,11 @@ def substitute(value: Any, lookup: Lookup | Mapping[str, str], *, strict: bool =
 
     def replace(match: re.Match[str]) -> str:
         tag = match.group(1).strip()
-        if tag.startswith("="):  # expression tags are refused before the run starts
-            return match.group(0)
+        if tag.startswith("="):
+            value = evaluate_tag(match.group(1)[match.group(1).index("=") + 1:], find,
+                                 strict=strict,
+                                 is_strict=lambda path: _is_strict(path, strict_prefixes))
+            return match.group(0) if value is None else value
         found = find(tag)
         if found is not None:
             return found
@@ -99,5 +97,5 @@ def tags_in(value: Any) -> list[str]:
 
 
 def expression_tags(value: Any) -> list[str]:
-    """The `{{=expression}}` tags of `value` (not supported by the local runner)."""
+    """The `{{=expression}}` tags of `value`."""
     return [tag for tag in tags_in(value) if tag.startswith("=")]

@@ -17,6 +17,7 @@ from typing import Any
 from hera_utils.errors import ConfigurationError
 
 from .artifacts import artifact_problems, template_artifact_problems
+from .expr_syntax import ExprError, parse
 from .model import OTHER_KINDS, POD_KINDS, TemplateScope, WorkflowModel, template_kind
 from .names import name_problems, shown_name
 from .templating import expression_tags, tags_in
@@ -118,8 +119,6 @@ class _Validator:
             self.notices.append("archiveLogs is ignored: the logs are in the run directory")
         if self.model.spec.get("suspend"):
             self.notices.append("spec.suspend is ignored: the local run starts right away")
-        if expression_tags(self.model.spec.get("arguments") or {}):
-            problems.append("workflow arguments: expression tags ({{=...}}) are not supported")
 
     def _check_template(self, template: dict[str, Any], problems: list[str]
                         ) -> list[tuple[Mapping[str, Any], str]]:
@@ -138,13 +137,11 @@ class _Validator:
                                ("initContainers", "init containers")):
             if template.get(field):
                 problems.append(f"{where} uses {feature}, which are not supported locally")
+        problems.extend(_expression_problems(template, where))
         retry = template.get("retryStrategy") or {}
         if retry.get("expression"):
             problems.append(f"{where} uses retryStrategy.expression, which is not supported "
                             "locally (retryPolicy and limit are)")
-        if expression_tags(template):
-            problems.append(f"{where} uses expression tags ({{{{=...}}}}), which are not "
-                            "supported locally (simple {{...}} tags are)")
         for parameter in (template.get("inputs") or {}).get("parameters") or []:
             if parameter.get("valueFrom"):
                 problems.append(f"{where}: input parameter '{parameter.get('name')}' takes its "
@@ -261,3 +258,14 @@ def _children(template: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     if template.get("steps"):
         return [step for group in template["steps"] or [] for step in group or []]
     return []
+
+
+def _expression_problems(template: Mapping[str, Any], where: str) -> list[str]:
+    """The `{{=...}}` tags of `template` that do not parse (Argo fails them as it runs)."""
+    problems = []
+    for tag in expression_tags(template):
+        try:
+            parse(tag[1:])
+        except ExprError as error:
+            problems.append(f"{where}: expression tag {{{{{tag}}}}} does not parse: {error}")
+    return problems

@@ -60,12 +60,12 @@ def test_artifacts_stored_in_a_bucket_are_refused_with_the_template_name(tmp_pat
     assert "template 'say': output artifact 'result' is stored in s3" in message
 
 
-def test_expression_tags_are_refused(tmp_path):
+def test_an_expression_tag_that_does_not_parse_is_refused(tmp_path):
     task = {"name": "t", "template": "say",
-            "arguments": {"parameters": [{"name": "x", "value": "{{=asInt(1) + 1}}"}]}}
+            "arguments": {"parameters": [{"name": "x", "value": "{{=asInt(1) +}}"}]}}
     message = _refused(tmp_path, _workflow(_dag(task), SAY))
 
-    assert "expression tags" in message and "template 'main'" in message
+    assert "template 'main': expression tag {{=asInt(1) +}} does not parse" in message
 
 
 def test_every_problem_is_listed_at_once(tmp_path):

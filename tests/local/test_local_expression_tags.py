@@ -1,0 +1,71 @@
+"""`{{=expression}}` tags in local runs, evaluated over the run's variables as Argo does."""
+
+from __future__ import annotations
+
+PY = {"image": "python:3.12", "command": ["python"]}
+
+
+def wf(templates: list[dict], entry: str = "main", **spec) -> dict:
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+            "metadata": {"name": "exprs"},
+            "spec": {"entrypoint": entry, "templates": templates, **spec}}
+
+
+def script(name: str, source: str, **extra) -> dict:
+    return {"name": name, "script": {**PY, "source": source}, **extra}
+
+
+ECHO = script("echo", "print('{{inputs.parameters.x}}')",
+              inputs={"parameters": [{"name": "x"}]})
+
+
+def task(name: str, value: str, **extra) -> dict:
+    return {"name": name, "template": "echo",
+            "arguments": {"parameters": [{"name": "x", "value": value}]}, **extra}
+
+
+def test_expressions_read_parameters_task_results_and_items(run) -> None:
+    dag = {"name": "main", "inputs": {"parameters": [{"name": "n", "value": "4"}]}, "dag": {
+        "tasks": [
+            {"name": "seven", "template": "seven"},
+            task("double", "{{=asInt(tasks.seven.outputs.result) * 2}}", depends="seven"),
+            task("upper", "{{=sprig.upper(inputs.parameters.n + 'x')}}"),
+            task("each", "{{=asInt(item) + asInt(tasks.seven.outputs.result)}}",
+                 withItems=[1, 2], depends="seven"),
+            task("json", "{{=toJson({'n': asInt(inputs.parameters.n)})}}"),
+        ]}}
+    result = run(wf([dag, ECHO, script("seven", "print(7)")]))
+    assert result.succeeded, result.message
+    assert result.task("double").result == "14"
+    assert result.task("upper").result == "4X"
+    assert sorted(result.task(f"each({i}:{i + 1})").result for i in (0, 1)) == ["8", "9"]
+    assert result.task("json").result == '{"n":4}'
+
+
+def test_an_expression_in_when_decides_whether_a_task_runs(run) -> None:
+    dag = {"name": "main", "dag": {"tasks": [
+        {"name": "seven", "template": "seven"},
+        task("big", "yes", depends="seven",
+             when="{{=asInt(tasks.seven.outputs.result) > 5}}"),
+        task("small", "no", depends="seven",
+             when="{{=asInt(tasks.seven.outputs.result) < 5}}"),
+    ]}}
+    result = run(wf([dag, ECHO, script("seven", "print(7)")]))
+    assert result.succeeded, result.message
+    assert result.task("big").phase == "Succeeded"
+    assert result.task("small").phase == "Skipped"
+
+
+def test_a_failing_expression_ends_its_task_in_error_with_argos_words(run) -> None:
+    dag = {"name": "main", "dag": {"tasks": [task("bad", "{{=asInt('seven')}}")]}}
+    result = run(wf([dag, ECHO]))
+    assert result.phase in ("Failed", "Error")
+    assert "failed to evaluate expression 'asInt('seven')'" in result.task("bad").message
+
+
+def test_an_expression_naming_an_unknown_task_output_does_not_resolve(run) -> None:
+    dag = {"name": "main", "dag": {"tasks": [
+        task("a", "1"), task("b", "{{=tasks.nope.outputs.result}}", depends="a")]}}
+    result = run(wf([dag, ECHO]))
+    assert result.phase in ("Failed", "Error")
+    assert "failed to resolve {{=tasks.nope.outputs.result}}" in result.task("b").message

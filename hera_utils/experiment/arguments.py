@@ -38,6 +38,7 @@ _COMMANDS_OF_OPTION: dict[str, tuple[str, ...]] = {
     "parallelism": ("local",),
     "stub_containers": ("local",),
     "retry_run": ("local",),
+    "resume_with": ("local",),
 }
 
 
@@ -142,6 +143,14 @@ def parser(
         dest="retry_run",
         metavar="RUN_DIR",
         help="local: re-run the local run in RUN_DIR, reusing the tasks that succeeded",
+    )
+    group.add_argument(
+        "--resume-with",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="local: the value a suspend step's output NAME is resumed with (as argo resume "
+        "--output-parameter supplies it); repeatable",
     )
     group.add_argument(
         "--stub-containers",

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hera_utils.errors import WorkflowFailedError
+from hera_utils.errors import ConfigurationError, WorkflowFailedError
 from hera_utils.experiment.failures import failure_report
 from hera_utils.experiment.paths import WORKFLOW_SOURCE, runs_dir
 from hera_utils.experiment.validate import refuse_invalid_workflow
@@ -42,6 +42,7 @@ def run_local(
         # Tasks run from the project, so Hera runner scripts can import its modules.
         work_dir=project_dir,
         reuse=args.retry_run,
+        resume_with=resume_values(args.resume_with),
     )
     if not result.succeeded:
         report = failure_report(result.tasks, project_dir / WORKFLOW_SOURCE)
@@ -55,3 +56,18 @@ def run_local(
     if any(volume_dir.iterdir()):
         print(f"files written by the tasks: {volume_dir}")
     return 0
+
+
+def resume_values(pairs: list[str]) -> dict[str, str]:
+    """`--resume-with NAME=VALUE` options as a mapping (a malformed one is refused)."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ConfigurationError(
+                f"--resume-with {pair!r} is not NAME=VALUE",
+                hint="e.g. --resume-with approve=YES",
+                setting="resume_with",
+            )
+        values[name.strip()] = value
+    return values

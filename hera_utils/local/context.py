@@ -42,6 +42,8 @@ class RunOptions:
     reused_from: Path | None = None
     # The workflow's `arguments.artifacts` given as local files or directories, by name.
     artifacts: Mapping[str, Path] = field(default_factory=dict)
+    # What `argo resume` would supply to suspend nodes' outputs (`valueFrom.supplied`).
+    resume_with: Mapping[str, str] = field(default_factory=dict)
     # Marks this run's task processes (see `reaper`): unique even for runs of one name.
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
 

@@ -222,16 +222,27 @@ def _collect_outputs(node: Node, outputs: list[dict[str, Any]], launch: Launch) 
 
 
 def run_suspend(op: Operator, node: Node, body: dict[str, Any]) -> None:
-    """A suspend template: it does not wait in a local run; its outputs take their defaults."""
+    """A suspend template: it does not wait in a local run, it is resumed at once.
+
+    Its outputs take what `resume_with` supplies, else (as Argo's
+    `OverrideOutputParametersWithDefault` on resume or timeout) their `valueFrom.default`,
+    else the default of the input parameter of the same name.
+    """
     duration = (body.get("suspend") or {}).get("duration")
     note = f" (duration {duration})" if duration else ""
     op.progress.notice(f"suspend {node.display_name}{note}: not waiting in a local run")
     node.start()
+    inputs = {str(p.get("name")): p for p in (body.get("inputs") or {}).get("parameters") or []}
     for parameter in (body.get("outputs") or {}).get("parameters") or []:
+        name = str(parameter["name"])
         source = parameter.get("valueFrom") or {}
-        value = source.get("default", parameter.get("default", parameter.get("value")))
+        value = op.options.resume_with.get(name) if "supplied" in source else None
+        if value is None:
+            value = source.get("default", parameter.get("default", parameter.get("value")))
+        if value is None and "supplied" in source:
+            value = node.inputs.get(name, (inputs.get(name) or {}).get("default"))
         if value is not None:
-            node.parameters[parameter["name"]] = format_value(value)
+            node.parameters[name] = format_value(value)
     node.finish(SUCCEEDED, "suspend: not waiting in a local run")
     op.finished(node, was="none")
 

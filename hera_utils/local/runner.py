@@ -24,6 +24,7 @@ from .progress import PROGRESS_MODES, make_progress, shown_path
 from .reuse import read_reusable
 from .run_dirs import claim_run_dir
 from .summary import LocalRunResult, task_entries, write_summary
+from .values import format_value
 
 if TYPE_CHECKING:
     from .context import RunOptions
@@ -46,6 +47,7 @@ def run_locally(
     templates: Sequence[Any] = (),
     reuse: str | os.PathLike[str] | None = None,
     artifacts: Mapping[str, str | os.PathLike[str]] | None = None,
+    resume_with: Mapping[str, Any] | None = None,
 ) -> LocalRunResult:
     """Run `workflow` here, as Argo would, and write `runs_dir/<name>/summary.json`.
 
@@ -61,6 +63,9 @@ def run_locally(
     `auto`, `live`, `plain` or `quiet`. `reuse` names an earlier run's directory: its
     tasks that succeeded (same node path and inputs) keep their outputs and are not run.
     `artifacts` gives workflow `arguments.artifacts` as local files or directories, by name.
+    A suspend node does not wait: its outputs take the values of `resume_with` (by
+    parameter name, as `argo resume` supplies them), else their defaults as Argo gives
+    them on resume.
 
     Returns a `LocalRunResult`; a failed run is not an exception (`succeeded` is False).
     Raises `ConfigurationError` before anything runs if the workflow or the options cannot
@@ -86,7 +91,8 @@ def run_locally(
         options = _run_options(model, run_dir, workers, work_dir=work_dir,
                                volume_dir=volume_dir, stub_containers=stub_containers,
                                container_runtime=container_runtime)
-        options = replace(options, artifacts=given)
+        options = replace(options, artifacts=given, resume_with={
+            str(key): format_value(value) for key, value in (resume_with or {}).items()})
         if reuse is not None:
             options = replace(options, reusable=reusable, reused_from=Path(reuse))
         return _run(WorkflowOperator(model, name, options, make_progress(progress)))

@@ -139,3 +139,27 @@ def test_without_an_output_default_the_consumers_input_default_applies(run) -> N
     result = run(_skipped_producer({"path": "out.txt"}, {"default": "from-input"}))
     assert result.succeeded, result.message
     assert result.task("consumer").result == "got [from-input]"
+
+
+APPROVAL = {"name": "approval", "suspend": {},
+            "inputs": {"parameters": [{"name": "approve", "default": "NO"}]},
+            "outputs": {"parameters": [{"name": "approve", "valueFrom": {"supplied": {}}}]}}
+DEPLOY_IF = {"name": "main", "steps": [
+    [{"name": "approval", "template": "approval"}],
+    [{"name": "deploy", "template": "deploy",
+      "when": "{{steps.approval.outputs.parameters.approve}} == YES"}]]}
+
+
+def test_a_resumed_suspend_output_takes_its_inputs_default(run) -> None:
+    # intermediate-parameters.yaml: resumed without a value, `approve` is the input's 'NO'.
+    result = run(wf([DEPLOY_IF, APPROVAL, script("deploy", "print('deployed')")]))
+    assert result.succeeded, result.message
+    assert result.task("approval").outputs["parameters"] == {"approve": "NO"}
+    assert result.task("deploy").phase == "Skipped"
+
+
+def test_resume_with_supplies_a_suspend_output(run) -> None:
+    result = run(wf([DEPLOY_IF, APPROVAL, script("deploy", "print('deployed')")]),
+                 resume_with={"approve": "YES"})
+    assert result.succeeded, result.message
+    assert result.task("deploy").result == "deployed"

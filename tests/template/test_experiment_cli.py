@@ -70,3 +70,15 @@ def test_counts_and_durations_must_be_positive(argv: tuple[str, ...]) -> None:
 def test_an_unknown_subcommand_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError):
         parse("deploy")
+
+
+def test_resume_with_values_are_name_value_pairs() -> None:
+    from hera_utils.experiment.local import resume_values
+
+    args = parse_args(COMMANDS, ["local", "--resume-with", "approve=YES", "--resume-with",
+                                 "note=a=b"])
+    assert resume_values(args.resume_with) == {"approve": "YES", "note": "a=b"}
+    with pytest.raises(ConfigurationError, match="is not NAME=VALUE"):
+        resume_values(["approve"])
+    with pytest.raises(ConfigurationError, match="applies to local"):
+        parse_args(COMMANDS, ["submit", "--resume-with", "a=b"])

@@ -91,13 +91,21 @@ def run_locally(
         options = _run_options(model, run_dir, workers, work_dir=work_dir,
                                volume_dir=volume_dir, stub_containers=stub_containers,
                                container_runtime=container_runtime)
-        options = replace(options, artifacts=given, resume_with={
-            str(key): format_value(value) for key, value in (resume_with or {}).items()})
-        if reuse is not None:
-            options = replace(options, reusable=reusable, reused_from=Path(reuse))
+        options = _given(options, given, resume_with, reusable, reuse)
         return _run(WorkflowOperator(model, name, options, make_progress(progress)))
     finally:
         claim.close()
+
+
+def _given(options: RunOptions, artifacts: Mapping[str, Path],
+           resume_with: Mapping[str, Any] | None, reusable: Mapping[str, Any],
+           reuse: str | os.PathLike[str] | None) -> RunOptions:
+    """`options` with what the caller gives the run: artifacts, resume values, reuse."""
+    options = replace(options, artifacts=artifacts, resume_with={
+        str(key): format_value(value) for key, value in (resume_with or {}).items()})
+    if reuse is not None:
+        options = replace(options, reusable=reusable, reused_from=Path(reuse))
+    return options
 
 
 def _run(operator: WorkflowOperator) -> LocalRunResult:

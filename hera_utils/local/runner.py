@@ -62,16 +62,14 @@ def run_locally(
     given, is created and passed to tasks as `HERA_UTILS_VOLUME_DIR`. `progress` is
     `auto`, `live`, `plain` or `quiet`. `reuse` names an earlier run's directory: its
     tasks that succeeded (same node path and inputs) keep their outputs and are not run.
-    `artifacts` gives workflow `arguments.artifacts` as local files or directories, by name.
-    A suspend node does not wait: its outputs take the values of `resume_with` (by
-    parameter name, as `argo resume` supplies them), else their defaults as Argo gives
-    them on resume.
+    `artifacts` gives workflow `arguments.artifacts` as local files or directories, by name;
+    `resume_with` the outputs of suspend nodes, which do not wait (as `argo resume` does).
 
     Returns a `LocalRunResult`; a failed run is not an exception (`succeeded` is False).
     Raises `ConfigurationError` before anything runs if the workflow or the options cannot
     be used, naming the template and the feature.
     """
-    # asyncio and the operator load only when a run starts: importing this package stays cheap.
+    # Loaded only when a run starts: importing this package stays cheap.
     from .operator import WorkflowOperator
     from .validate import validate_workflow
 

@@ -1,9 +1,9 @@
 """DAG templates (the controller's `dag.go`): tasks start as their `depends` allow.
 
 A task whose dependencies are done either starts, or, when its `depends` is not met, ends
-Omitted without running. `failFast` (the default) stops starting tasks once one fails and
-no other task handles that failure. Once every task is done, the DAG's phase is assessed
-from its target tasks (`assessDAGPhase`).
+Omitted without running. `failFast` (the default) stops starting tasks once a target
+task's branch has failed. Once every task is done, the DAG's phase is assessed from its
+target tasks (`assessDAGPhase`).
 """
 
 from __future__ import annotations
@@ -52,9 +52,12 @@ class _DagRun:
     variables: TaskVariables = field(default_factory=TaskVariables)
     running: dict[asyncio.Future[Node], str] = field(default_factory=dict)
     completed: asyncio.Queue[asyncio.Future[Node]] = field(default_factory=asyncio.Queue)
-    failed_fast: Node | None = None
+    failed_fast: tuple[str, str] | None = None  # (task, phase) of the failed target branch
+    # The distinct phases reaching each finished task (an Omitted one inherits them).
+    branch: dict[str, list[str]] = field(default_factory=dict)
     in_flight: int = 0  # the most tasks started and not yet done (see `_start_ready`)
     targets: list[str] = field(default_factory=list)
+    target_names: frozenset[str] = frozenset()
     wanted: set[str] | None = None  # with `dag.target`: the tasks that run (else all)
     waiting: int = 0  # ready tasks held back, as last told to the progress display
 
@@ -72,6 +75,7 @@ async def run_dag(op: Operator, node: Node, original: Mapping[str, Any],
     node.start()
     try:
         run.targets = _targets_of(plan, body)
+        run.target_names = frozenset(run.targets)
     except ValueError as error:
         node.finish(ERROR, str(error))
         return
@@ -101,12 +105,15 @@ def _start_ready(op: Operator, run: _DagRun) -> None:
     rather than as a started node holding its template, scope and pending pod. A few
     more than the slots are started so that a slot freed is taken at once.
     """
+    # As in one pass of the controller over the DAG, what becomes ready in this pass starts
+    # even if an omission in it fails a target's branch: failFast applies from the next.
+    stopped = run.failed_fast is not None
     while run.ready and len(run.running) < run.in_flight:
         task_name = run.ready.popleft()
         early = _depends_outcome(op, run, task_name)
         if early is not None:  # Omitted (or a bad depends): nothing to start
             _task_done(run, task_name, early)
-        elif run.failed_fast is None:
+        elif not stopped:
             future = asyncio.ensure_future(_run_task(op, run, task_name))
             run.running[future] = task_name
             future.add_done_callback(run.completed.put_nowait)
@@ -122,10 +129,16 @@ def _task_done(run: _DagRun, task_name: str, task_node: Node) -> None:
         run.unmet[dependent] -= 1
         if run.unmet[dependent] == 0 and (run.wanted is None or dependent in run.wanted):
             run.ready.append(dependent)
-    if (run.fail_fast and run.failed_fast is None and task_node.failed_or_error
-            and not continues_on(run.tasks[task_name], task_node.phase)
-            and not run.plan.failure_handled(task_name)):
-        run.failed_fast = task_node
+    phases = _branch_phases(run.plan, run.branch, task_name, task_node)
+    run.branch[task_name] = phases
+    # The controller reads failFast only in assessDAGPhase: once a target task's branch has
+    # failed, the DAG fails and starts nothing more. A failed task that is no target stops
+    # nothing by itself: a task it leads to may still run (`a && (b || c)` with b failed),
+    # whatever the failFast docs suggest (workflow/controller/dag.go).
+    if run.fail_fast and run.failed_fast is None and task_name in run.target_names:
+        phase = next((p for p in phases if p in FAILED_OR_ERROR), None)
+        if phase is not None and not continues_on(run.tasks[task_name], phase):
+            run.failed_fast = (task_node.display_name, phase)
 
 
 def _finish_dag(op: Operator, run: _DagRun, body: dict[str, Any]) -> None:
@@ -135,9 +148,9 @@ def _finish_dag(op: Operator, run: _DagRun, body: dict[str, Any]) -> None:
         # failFast (the default): once a task fails and no other task handles that
         # failure, the DAG starts nothing new, lets running tasks end, and fails
         # (docs/fields.md, DAGTemplate.failFast; argo-workflows issue 1442).
-        culprit = run.failed_fast
-        node.finish(culprit.phase, f"child '{culprit.display_name}' {culprit.phase.lower()}"
-                                   f" and failFast is set; {not_started} task(s) not started")
+        culprit, phase = run.failed_fast
+        node.finish(phase, f"child '{culprit}' {phase.lower()} and failFast is set; "
+                           f"{not_started} task(s) not started")
         op.run_notes.append(
             f"failFast: {not_started} task(s) of '{node.display_name}' not started")
         return
@@ -237,23 +250,29 @@ def _assess_dag(plan: DagPlan, targets: list[str], tasks: Mapping[str, Mapping[s
         node = finished.get(name)
         if node is None:
             continue
-        if node.phase == OMITTED:
-            # Distinct phases only, in order: a wide or deep omitted region stays small.
-            incoming = list(dict.fromkeys(phase for dep in plan.dependencies(name)
-                                          for phase in branch.get(dep, [SUCCEEDED]))) \
-                or [SUCCEEDED]
-            branch[name] = incoming
-            target_phase[name] = next((p for p in incoming if p in FAILED_OR_ERROR),
-                                      incoming[0])
-        else:
-            target_phase[name] = node.phase
-            if node.type == NodeType.TASK_GROUP and node.children:
-                branch[name] = list(dict.fromkeys(child.phase for child in node.children))
-            else:
-                branch[name] = [node.phase]
+        branch[name] = _branch_phases(plan, branch, name, node)
+        target_phase[name] = (next((p for p in branch[name] if p in FAILED_OR_ERROR),
+                                   branch[name][0])
+                              if node.phase == OMITTED else node.phase)
     for target in targets:
         phase = target_phase.get(target)
         if phase is not None and phase in FAILED_OR_ERROR \
                 and not continues_on(tasks.get(target, {}), phase):
             return phase, target
     return SUCCEEDED, ""
+
+
+def _branch_phases(plan: DagPlan, branch: Mapping[str, list[str]], name: str,
+                   node: Node) -> list[str]:
+    """The distinct phases a finished task passes on along its branch.
+
+    A task that ran passes its own (a loop, its iterations'); an Omitted one those reaching
+    it from its dependencies. Distinct phases only, in order: a wide or deep omitted region
+    stays small.
+    """
+    if node.phase == OMITTED:
+        return list(dict.fromkeys(phase for dep in plan.dependencies(name)
+                                  for phase in branch.get(dep, [SUCCEEDED]))) or [SUCCEEDED]
+    if node.type == NodeType.TASK_GROUP and node.children:
+        return list(dict.fromkeys(child.phase for child in node.children))
+    return [node.phase]

@@ -34,7 +34,6 @@ class DagPlan:
     order: list[str] = field(default_factory=list)  # every task after its dependencies
     _dependencies: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _dependents: dict[str, list[str]] = field(default_factory=dict, repr=False)
-    _handled: frozenset[str] = frozenset()
     _ancestors: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -44,10 +43,6 @@ class DagPlan:
         for name, dependencies in self._dependencies.items():
             for dependency in dependencies:
                 self._dependents.setdefault(dependency, []).append(name)
-        self._handled = frozenset(
-            other for task, expression in self.depends.items() if expression is not None
-            for other in expression.tasks
-            if other != task and expression.names_failure_of(other))
 
     def needed_by(self, targets: list[str]) -> set[str]:
         """The targets and every task they depend on, directly or not."""
@@ -81,10 +76,6 @@ class DagPlan:
                     stack.extend(self._dependencies[current])
             self._ancestors[name] = frozenset(seen)
         return ancestor in self._ancestors[name]
-
-    def failure_handled(self, name: str) -> bool:
-        """Whether some task's `depends` asks about `name` failing (so the failure is expected)."""
-        return name in self._handled
 
 
 def build_dag_plan(template: Mapping[str, Any]) -> DagPlan:

@@ -163,3 +163,27 @@ def test_resume_with_supplies_a_suspend_output(run) -> None:
                  resume_with={"approve": "YES"})
     assert result.succeeded, result.message
     assert result.task("deploy").result == "deployed"
+
+
+def test_fail_fast_stops_nothing_for_a_failure_that_is_no_targets(run) -> None:
+    # Hera's dags/complex_deps: b fails by design; d (a && (b || c)) runs, as the controller
+    # reads failFast only when assessing the DAG from its targets (dag.go).
+    dag = {"name": "main", "dag": {"tasks": [
+        {"name": "a", "template": "ok"}, {"name": "b", "template": "fail", "depends": "a"},
+        {"name": "c", "template": "ok", "depends": "a"},
+        {"name": "d", "template": "ok", "depends": "a && (b || c)"}]}}
+    result = run(wf([dag, script("ok", "print('ok')"), script("fail", "import sys; sys.exit(1)")]))
+    assert result.task("b").phase == "Failed"
+    assert result.task("d").phase == "Succeeded"
+    assert result.succeeded, result.message
+
+
+def test_fail_fast_stops_starting_tasks_once_a_targets_branch_failed(run) -> None:
+    dag = {"name": "main", "dag": {"tasks": [
+        {"name": "a", "template": "fail"}, {"name": "slow", "template": "slow"},
+        {"name": "after", "template": "ok", "depends": "slow"}]}}
+    result = run(wf([dag, script("ok", "print('ok')"), script("fail", "import sys; sys.exit(1)"),
+                     script("slow", "import time; time.sleep(1.5)")]))
+    assert result.phase == "Failed"
+    assert "failFast" in result.message
+    assert "after" not in {task.name for task in result.tasks}

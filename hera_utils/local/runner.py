@@ -149,6 +149,10 @@ def _run_options(model: WorkflowModel, run_dir: Path, workers: int, *,
 def _record(operator: WorkflowOperator, phase: str, message: str) -> LocalRunResult:
     """Write summary.json, tell the user how the run ended, and return its result."""
     options, name = operator.options, operator.name
+    # A stop that cancelled a group while it cleaned up can leave its node unfinished; the
+    # run is over, so every node is: finished as stopped, none stays Running.
+    for node in operator.nodes:
+        operator.stopped(node)
     tasks = task_entries(operator.nodes, operator.root, options.run_dir)
     summary_path = options.run_dir / "summary.json"
     write_summary(summary_path, workflow=name, phase=phase, started_at=operator.started_at,

@@ -104,3 +104,64 @@ def test_a_run_that_cannot_use_containers_fails_without_traceback(tmp_path):
     assert "Traceback" not in completed.stdout + completed.stderr
     assert "x simulate: Error: not runnable here" in completed.stdout
     assert "RESULT Error simulate: not runnable here" in completed.stdout
+
+
+NESTED = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  name: nested-stop
+spec:
+  entrypoint: main
+  parallelism: 3
+  arguments:
+    parameters: [{name: pidfile}]
+  templates:
+    - name: main
+      parallelism: 2
+      steps:
+        - - name: group
+            template: inner
+            withItems: [1, 2, 3, 4]
+    - name: inner
+      parallelism: 1
+      dag:
+        tasks:
+          - {name: first, template: sleeper}
+          - {name: second, template: sleeper}
+          - {name: third, template: sleeper, depends: first}
+    - name: sleeper
+      script:
+        image: python:3.11
+        command: [python]
+        source: |
+          import os, time
+          with open("{{workflow.parameters.pidfile}}", "a") as handle:
+              handle.write(str(os.getpid()) + "\\n")
+          time.sleep(120)
+"""
+
+
+def test_after_a_sigterm_no_task_is_left_running_in_the_summary(tmp_path):
+    workflow = tmp_path / "nested.yaml"
+    workflow.write_text(NESTED)
+    pidfile = tmp_path / "task.pid"
+    runner = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, str(workflow), str(tmp_path / "runs"), str(pidfile)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(pidfile, 30)
+        time.sleep(0.3)  # let the other groups start and wait on their limits
+        runner.send_signal(signal.SIGTERM)
+        out, err = runner.communicate(timeout=30)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+
+    assert "Traceback" not in out + err, out + err
+    summary = json.loads((tmp_path / "runs" / "nested-stop" / "summary.json").read_text())
+    unfinished = [(t["name"], t["phase"]) for t in summary["tasks"]
+                  if t["phase"] in ("Running", "Pending")]
+    assert unfinished == []
+    for pid in pidfile.read_text().split():
+        assert gone_soon(int(pid))

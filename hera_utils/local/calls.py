@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .concurrency import gather, limited
+from .concurrency import FAIL_FAST_MESSAGE, Slots, gather, limited
 from .context import Operator
 from .expressions import ExpressionError, evaluate_when
 from .loops import Item, LoopError, expand_loop, has_loop
@@ -28,7 +28,7 @@ _LOOP_FIELDS = ("withItems", "withParam", "withSequence")
 
 async def run_call_or_loop(op: Operator, node_name: str, display: str, call: dict[str, Any],
                            scope: TemplateScope, boundary: Node,
-                           limit: asyncio.Semaphore | None, *,
+                           limit: Slots | None, *,
                            group_type: str | None,
                            outer: Callable[[str], str | None] | None = None
                            ) -> Node | list[Node]:
@@ -70,7 +70,7 @@ def _template_name(call: dict[str, Any]) -> str | None:
 
 
 async def _run_call(op: Operator, node_name: str, display: str, call: dict[str, Any],
-                    scope: TemplateScope, boundary: Node, limit: asyncio.Semaphore | None,
+                    scope: TemplateScope, boundary: Node, limit: Slots | None,
                     item: Item | None, outer: Callable[[str], str | None] | None = None
                     ) -> Node:
     template = _template_name(call)
@@ -93,7 +93,14 @@ async def _run_call(op: Operator, node_name: str, display: str, call: dict[str, 
     except UnresolvedTagError as error:
         return op.error_node(node_name, display, template, boundary, str(error))
     async with limited(limit):
-        return await op.execute(node_name, display, call, scope, arguments, boundary)
+        if isinstance(limit, Slots) and limit.halted:
+            return op.skipped_node(node_name, display, template, boundary, SKIPPED,
+                                   f"not started: {FAIL_FAST_MESSAGE}")
+        node = await op.execute(node_name, display, call, scope, arguments, boundary)
+    if isinstance(limit, Slots) and limit.fail_fast and node.failed_or_error \
+            and not continues_on(call, node.phase):
+        limit.halted = True
+    return node
 
 
 def _when_says_skip(call: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from .values import parse_integer
 
-__all__ = ["cancel_all", "gather", "limited", "semaphore_of"]
+__all__ = ["FAIL_FAST_MESSAGE", "Slots", "cancel_all", "gather", "limited", "semaphore_of"]
 
 T = TypeVar("T")
 
@@ -33,10 +33,24 @@ async def cancel_all(futures: Iterable[asyncio.Future[Any]]) -> None:
         await asyncio.gather(*pending, return_exceptions=True)
 
 
-def semaphore_of(value: Any) -> asyncio.Semaphore | None:
-    """A template's `parallelism` as a semaphore (None: no limit)."""
+FAIL_FAST_MESSAGE = "template has failed or errored children and failFast enabled"
+
+
+class Slots(asyncio.Semaphore):
+    """A template's `parallelism`, and its own `failFast`: once a child failed, `halted`
+    tells the children still waiting for a slot not to start (the controller's
+    `checkParallelism`)."""
+
+    def __init__(self, value: int, *, fail_fast: bool = False) -> None:
+        super().__init__(value)
+        self.fail_fast = fail_fast
+        self.halted = False
+
+
+def semaphore_of(value: Any, *, fail_fast: Any = False) -> Slots | None:
+    """A template's `parallelism` (and `failFast`) as a semaphore (None: no limit)."""
     limit = parse_integer(value)
-    return asyncio.Semaphore(limit) if limit and limit > 0 else None
+    return Slots(limit, fail_fast=fail_fast is True) if limit and limit > 0 else None
 
 
 @contextlib.asynccontextmanager

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .calls import continues_on, run_call_or_loop
-from .concurrency import cancel_all, semaphore_of
+from .concurrency import FAIL_FAST_MESSAGE, Slots, cancel_all, semaphore_of
 from .context import Operator
 from .dag_plan import DagPlan
 from .depends import ExpressionError, TaskResults
@@ -44,7 +44,7 @@ class _DagRun:
     plan: DagPlan
     tasks: dict[str, dict[str, Any]]
     scope: TemplateScope
-    limit: asyncio.Semaphore | None
+    limit: Slots | None
     fail_fast: bool
     unmet: dict[str, int] = field(default_factory=dict)
     ready: deque[str] = field(default_factory=deque)
@@ -68,7 +68,8 @@ async def run_dag(op: Operator, node: Node, original: Mapping[str, Any],
     plan = op.model.dag_plan(original)
     run = _DagRun(node=node, plan=plan,
                   tasks={task["name"]: task for task in body["dag"].get("tasks") or []},
-                  scope=scope, limit=semaphore_of(body.get("parallelism")),
+                  scope=scope, limit=semaphore_of(body.get("parallelism"),
+                                                  fail_fast=body.get("failFast")),
                   fail_fast=truthy(body["dag"].get("failFast", True)),
                   in_flight=IN_FLIGHT_PER_SLOT * op.options.parallelism)
     run.unmet = {name: len(plan.dependencies(name)) for name in plan.tasks}
@@ -156,6 +157,10 @@ def _finish_dag(op: Operator, run: _DagRun, body: dict[str, Any]) -> None:
         return
     phase, target = _assess_dag(run.plan, run.targets, run.tasks, run.finished)
     if phase != SUCCEEDED:
+        if run.limit is not None and run.limit.halted:
+            node.finish(phase, FAIL_FAST_MESSAGE)  # Argo's words, in the run's message too
+            op.run_notes.append(FAIL_FAST_MESSAGE)
+            return
         node.finish(phase, f"child '{target}' {phase.lower()}")
         return
     op.group_succeeded(node, body, run.variables.seen_by(lambda _: True))

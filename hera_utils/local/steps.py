@@ -11,7 +11,7 @@ import asyncio
 from typing import Any
 
 from .calls import continues_on, run_call_or_loop
-from .concurrency import gather, semaphore_of
+from .concurrency import FAIL_FAST_MESSAGE, Slots, gather, semaphore_of
 from .context import Operator
 from .model import TemplateScope
 from .nodes import FAILED, SUCCEEDED, Node, NodeType
@@ -24,7 +24,7 @@ __all__ = ["run_steps"]
 async def run_steps(op: Operator, node: Node, body: dict[str, Any],
                     scope: TemplateScope) -> None:
     """Run a steps template's groups as node `node`, then set its phase and outputs."""
-    limit = semaphore_of(body.get("parallelism"))
+    limit = semaphore_of(body.get("parallelism"), fail_fast=body.get("failFast"))
     node.start()
     # The `steps.*` variables grow group by group: a step sees the groups before its own.
     variables: dict[str, str] = {}
@@ -45,6 +45,9 @@ async def run_steps(op: Operator, node: Node, body: dict[str, Any],
                         failures.append(child)
             if failures:
                 message = f"child '{failures[0].display_name}' {failures[0].phase.lower()}"
+                if limit is not None and limit.halted:
+                    message = FAIL_FAST_MESSAGE  # Argo's words, in the run's message too
+                    op.run_notes.append(message)
                 group_node.finish(FAILED, message)
                 node.finish(FAILED, message)
                 return
@@ -59,7 +62,7 @@ async def run_steps(op: Operator, node: Node, body: dict[str, Any],
 
 async def _run_step(op: Operator, group_node: Node, step: dict[str, Any],
                     variables: dict[str, str], scope: TemplateScope, steps_node: Node,
-                    limit: asyncio.Semaphore | None) -> Node | list[Node]:
+                    limit: Slots | None) -> Node | list[Node]:
     lookup = op.lookup(variables)
     call = substitute(step, lookup)
     return await run_call_or_loop(op, f"{group_node.name}.{step['name']}", step["name"], call,

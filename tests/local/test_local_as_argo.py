@@ -187,3 +187,20 @@ def test_fail_fast_stops_starting_tasks_once_a_targets_branch_failed(run) -> Non
     assert result.phase == "Failed"
     assert "failFast" in result.message
     assert "after" not in {task.name for task in result.tasks}
+
+
+def test_a_templates_own_fail_fast_stops_its_waiting_children_with_argos_message(run) -> None:
+    # Argo's e2e parallelism-step-fail-fast: parallelism 1 and failFast on the template.
+    main = {"name": "main", "parallelism": 1, "failFast": True, "steps": [[
+        {"name": "step", "template": "exit", "arguments": {"parameters": [
+            {"name": "code", "value": "{{item}}"}]}, "withItems": [1, 0, 0]}]]}
+    exiting = script("exit", "import sys; sys.exit({{inputs.parameters.code}})",
+                     inputs={"parameters": [{"name": "code"}]})
+    result = run(wf([main, exiting]))
+    assert result.phase == "Failed"
+    # The run's message names the first failure, then Argo's own message for the stop.
+    assert result.message == ("step(0:1): Error (exit code 1); "
+                              "template has failed or errored children and failFast enabled")
+    phases = {task.name: task.phase for task in result.tasks}
+    assert phases["step(0:1)"] == "Failed"
+    assert {phases["step(1:0)"], phases["step(2:0)"]} == {"Skipped"}

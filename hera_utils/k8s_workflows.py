@@ -15,8 +15,6 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigurationError
-
 if TYPE_CHECKING:
     from hera.workflows import models as m
 
@@ -74,12 +72,17 @@ class KubernetesWorkflows:
         return self.workflows_service().get_raw(name, self.namespace)
 
     def retry_workflow(self, name: str) -> dict[str, Any]:
-        """Not offered: retrying rewrites the workflow's nodes, which the Argo Server does."""
-        raise ConfigurationError(
-            "retry needs the Argo Server (the retry of a workflow is computed there)",
-            hint="set ARGO_SERVER (or argo_server), or resubmit with python main.py submit",
-            setting="argo_submit_via",
-        )
+        """Re-run the failed part of a finished workflow, as `argo retry` does without a server.
+
+        The resource is replaced with its failed nodes removed, its phase Running and its
+        `completed` label false; the controller then runs again what is missing. The
+        replace carries the resource version read, so a concurrent change is refused
+        (409) instead of lost.
+        """
+        service = self.workflows_service()
+        workflow = service.get_raw(name, self.namespace)
+        service.replace_raw(name, self.namespace, retried(workflow))
+        return service.get_raw(name, self.namespace)
 
     def task_log(
         self,
@@ -176,6 +179,16 @@ class WorkflowsThroughKubernetes:
         )
         return dict(found)
 
+    def replace_raw(self, name: str, namespace: str | None, body: dict[str, Any]
+                    ) -> dict[str, Any]:
+        """Replace the workflow resource `name` with `body` (which holds its version)."""
+        replaced = self.cluster.call(
+            f"workflow {name!r}", self._api().replace_namespaced_custom_object,
+            GROUP, VERSION, namespace or self.cluster.namespace, PLURAL, name, body,
+            setting="argo_namespace",
+        )
+        return dict(replaced)
+
     def get_workflow(self, name: str, namespace: str | None = None) -> m.Workflow:
         """The workflow resource `name`, as Hera's model."""
         from hera.workflows import models as m
@@ -195,3 +208,24 @@ class WorkflowsThroughKubernetes:
             setting="argo_namespace",
         )
         return m.WorkflowList.model_validate(listed)
+
+
+# Nodes a retry keeps: what ended well is not run again.
+_KEPT_PHASES = frozenset({"Succeeded", "Skipped", "Omitted"})
+
+
+def retried(workflow: dict[str, Any]) -> dict[str, Any]:
+    """`workflow` as `argo retry` rewrites it: failed nodes dropped, Running, not completed."""
+    metadata = dict(workflow.get("metadata") or {})
+    metadata["labels"] = {**(metadata.get("labels") or {}),
+                          "workflows.argoproj.io/completed": "false"}
+    status = dict(workflow.get("status") or {})
+    root = metadata.get("name")
+    nodes = status.get("nodes") or {}
+    status["nodes"] = {
+        key: node for key, node in nodes.items()
+        if isinstance(node, dict) and node.get("phase") in _KEPT_PHASES and key != root
+    }
+    status.update(phase="Running", message="")
+    status.pop("finishedAt", None)
+    return {**workflow, "metadata": metadata, "status": status}

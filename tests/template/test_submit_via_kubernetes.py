@@ -86,11 +86,21 @@ def test_submit_via_argo_server_without_one_is_a_configuration_error(
     assert "argo_server" in result.stderr
 
 
-def test_retry_through_kubernetes_says_it_needs_the_argo_server(
+def test_retry_through_kubernetes_reruns_only_the_failed_tasks(
     no_argo_server, project, tmp_path
 ) -> None:
     no_argo_server.argo.failing_tasks = {"summarize": 1}
-    run_main(project, "submit", "--wait", "--runs-dir", str(tmp_path), *FAST)
-    result = run_main(project, "retry", "--runs-dir", str(tmp_path))
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "retry needs the Argo Server" in result.stderr
+    first = run_main(project, "submit", "--wait", "--runs-dir", str(tmp_path), *FAST)
+    assert first.returncode == 1
+    (name,) = created(no_argo_server)
+    result = run_main(project, "retry", "--wait", "--runs-dir", str(tmp_path), *FAST)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"retried workflow {name}" in result.stdout
+    assert f"workflow {name} succeeded" in result.stdout
+    assert list(no_argo_server.argo.requests) == []  # not one call to the Argo Server
+    attempts = no_argo_server.argo.run_of(NS, name).attempts
+    assert attempts["summarize"] == 1
+    assert all(n == 0 for task, n in attempts.items() if task != "summarize")
+    replaced = [e for e in no_argo_server.k8s.requests if e.method == "PUT"]
+    assert [e.path for e in replaced] == [f"/apis/argoproj.io/v1alpha1/namespaces/{NS}/"
+                                          f"workflows/{name}"]

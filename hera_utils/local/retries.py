@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .context import Operator
+from .expr_lang import ExprError, evaluate
+from .expr_tags import Variables
 from .model import TemplateScope
 from .nodes import ERROR, FAILED, Node, NodeType
 from .templating import substitute
@@ -46,6 +48,9 @@ async def execute_with_retries(op: Operator, name: str, display: str, template: 
             node.children.append(child)
             if not child.failed_or_error or not policy_retries(policy, child.phase):
                 break
+            if retry.get("expression") and not _expression_retries(
+                    str(retry["expression"]), child, lookup):
+                break
             if limit is not None and attempt >= limit:
                 break
             delay = backoff_delay(backoff, attempt)
@@ -73,6 +78,30 @@ def _take_last_attempt(node: Node, child: Node, *, gave_up: bool) -> None:
         message = f"No more retries left: {child.message}" if child.message else \
             "No more retries left"
     node.finish(child.phase, message)
+
+
+def _expression_retries(expression: str, child: Node, lookup: Callable[[str], str | None]
+                        ) -> bool:
+    """Whether `retryStrategy.expression` lets the attempt after `child` run.
+
+    It reads `lastRetry.exitCode`, `.status`, `.duration` (seconds) and `.message`, as
+    strings (Argo's local scope), plus the template's variables; `{{...}}` tags in it are
+    substituted first. What does not evaluate to true ends the retries.
+    """
+    took = (child.finished_at - child.started_at).total_seconds() \
+        if child.started_at and child.finished_at else 0.0
+    last = {"lastRetry.exitCode": str(child.exit_code if child.exit_code is not None else -1),
+            "lastRetry.status": child.phase, "lastRetry.duration": str(int(took)),
+            "lastRetry.message": child.message}
+
+    def scope(tag: str) -> str | None:
+        return last.get(tag) if tag in last else lookup(tag)
+
+    try:
+        text = str(substitute(expression, scope))
+        return evaluate(text, Variables(scope)) is True
+    except (ExprError, ValueError):
+        return False
 
 
 def policy_retries(policy: str, phase: str) -> bool:

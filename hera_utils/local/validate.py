@@ -138,10 +138,6 @@ class _Validator:
             if template.get(field):
                 problems.append(f"{where} uses {feature}, which are not supported locally")
         problems.extend(_expression_problems(template, where))
-        retry = template.get("retryStrategy") or {}
-        if retry.get("expression"):
-            problems.append(f"{where} uses retryStrategy.expression, which is not supported "
-                            "locally (retryPolicy and limit are)")
         for parameter in (template.get("inputs") or {}).get("parameters") or []:
             if parameter.get("valueFrom"):
                 problems.append(f"{where}: input parameter '{parameter.get('name')}' takes its "

@@ -204,3 +204,14 @@ def test_a_templates_own_fail_fast_stops_its_waiting_children_with_argos_message
     phases = {task.name: task.phase for task in result.tasks}
     assert phases["step(0:1)"] == "Failed"
     assert {phases["step(1:0)"], phases["step(2:0)"]} == {"Skipped"}
+
+
+def test_a_retry_expression_decides_whether_to_retry(run) -> None:
+    # retry-conditional.yaml: retry while the last exit code is above 1.
+    counting = ("import os, sys\nn = int(open('n').read()) if os.path.exists('n') else 0\n"
+                "open('n', 'w').write(str(n + 1))\nsys.exit(2 if n < 2 else 1)")
+    retry = {"limit": "10", "expression": 'asInt(lastRetry.exitCode) > 1 && '
+             'lastRetry.status != "Error" && asInt(lastRetry.duration) < 120'}
+    result = run(wf([script("main", counting, retryStrategy=retry)]))
+    assert result.phase == "Failed"
+    assert result.task("argo-like").attempts == 3

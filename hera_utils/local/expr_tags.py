@@ -103,7 +103,7 @@ def evaluate_tag(expression: str, lookup: Lookup, *, strict: bool,
         missing.add(result.path)
         result = None
     if failure is None and result is not None and not missing:
-        return _as_substituted(result)
+        return as_text(result)
     if not strict:
         return None
     if any(is_strict(path) for path in missing):
@@ -117,8 +117,21 @@ def evaluate_tag(expression: str, lookup: Lookup, *, strict: bool,
     )
 
 
-def _as_substituted(result: Any) -> str:
-    # json.Marshal of the result; a string goes in without its quotes.
+def evaluate_value(expression: str, lookup: Lookup) -> str:
+    """A `valueFrom.expression`'s value as text; `ExprError` when it fails or names a
+    variable that has no value."""
+    missing: set[str] = set()
+    result = evaluate(expression, Variables(lookup, "", missing))
+    if isinstance(result, Variables):
+        missing.add(result.path)
+    if missing or result is None:
+        named = ", ".join(sorted(missing)) or "nil"
+        raise ExprError(f"'{expression.strip()}' has no value ({named})")
+    return as_text(result)
+
+
+def as_text(result: Any) -> str:
+    """An expression's result as Argo substitutes it: json.Marshal, a string unquoted."""
     if isinstance(result, str):
         return result
     return go_json(result)

@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from .artifacts import LOCAL_SOURCE, group_output_artifacts
+from .expr_syntax import ExprError
+from .expr_tags import evaluate_value
 from .model import WorkflowModel
 from .nodes import SUCCEEDED, Node, NodeType, group_phase, timestamp
 from .templating import UnresolvedTagError, substitute
@@ -220,11 +222,13 @@ def group_outputs(node: Node, body: Mapping[str, Any], lookup: Lookup) -> str:
     for parameter in (body.get("outputs") or {}).get("parameters") or []:
         source = parameter.get("valueFrom") or {}
         raw = source.get("parameter", parameter.get("value"))
-        if raw is None:
+        if raw is None and "expression" not in source:
             continue
         try:
-            node.parameters[parameter["name"]] = substitute(str(raw), lookup, strict=True)
-        except UnresolvedTagError as error:
+            node.parameters[parameter["name"]] = (
+                evaluate_value(str(source["expression"]), lookup) if "expression" in source
+                else substitute(str(raw), lookup, strict=True))
+        except (UnresolvedTagError, ExprError) as error:
             if "default" in source:
                 node.parameters[parameter["name"]] = format_value(source["default"])
                 continue

@@ -186,7 +186,8 @@ class _Validator:
                                 problems: list[str]) -> None:
         for parameter in (template.get("outputs") or {}).get("parameters") or []:
             source = parameter.get("valueFrom") or {}
-            unsupported = sorted(set(source) - {"parameter", "default", "supplied"})
+            unsupported = sorted(set(source) - {"parameter", "default", "supplied",
+                                                "expression"})
             if unsupported:
                 problems.append(f"{where}: output parameter '{parameter.get('name')}' uses "
                                 f"valueFrom.{unsupported[0]}, not supported locally "

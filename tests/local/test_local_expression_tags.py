@@ -69,3 +69,23 @@ def test_an_expression_naming_an_unknown_task_output_does_not_resolve(run) -> No
     result = run(wf([dag, ECHO]))
     assert result.phase in ("Failed", "Error")
     assert "failed to resolve {{=tasks.nope.outputs.result}}" in result.task("b").message
+
+
+def test_an_output_parameter_from_an_expression_picks_the_branch_that_ran(run) -> None:
+    # dag-conditional-parameters.yaml, with the coin fixed.
+    dag = {"name": "coin", "dag": {"tasks": [
+        {"name": "flip-coin", "template": "tails"},
+        {"name": "heads", "template": "heads", "depends": "flip-coin",
+         "when": "{{tasks.flip-coin.outputs.result}} == heads"},
+        {"name": "tails", "template": "tails", "depends": "flip-coin",
+         "when": "{{tasks.flip-coin.outputs.result}} == tails"}]},
+        "outputs": {"parameters": [{"name": "stepresult", "valueFrom": {"expression": (
+            "tasks['flip-coin'].outputs.result == 'heads' ? tasks.heads.outputs.result"
+            " : tasks.tails.outputs.result")}}]}}
+    main = {"name": "main", "steps": [[{"name": "coin", "template": "coin"}], [
+        {"name": "show", "template": "echo", "arguments": {"parameters": [
+            {"name": "x", "value": "{{steps.coin.outputs.parameters.stepresult}}"}]}}]]}
+    result = run(wf([main, dag, ECHO, script("heads", "print('heads')"),
+                     script("tails", "print('tails')")]))
+    assert result.succeeded, result.message
+    assert result.task("show").result == "tails"

@@ -17,7 +17,7 @@ import functools
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 __all__ = ["TASK_MARKER", "become_subreaper", "stop_escaped"]
@@ -45,18 +45,21 @@ def become_subreaper() -> Iterator[bool]:
             prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
 
-def stop_escaped(marker_prefix: str) -> int:
+def stop_escaped(marker_prefix: str, *, exact: bool = False,
+                 skip: Collection[int] = ()) -> int:
     """SIGKILL and reap the children of this process whose task marker starts so.
 
-    Only processes re-parented here (see `become_subreaper`) and carrying the marker are
-    touched; returns how many were stopped.
+    With `exact`, the marker must be `marker_prefix` itself (one task's: `run:1` is not
+    `run:12`). Only processes re-parented here (see `become_subreaper`) and carrying the
+    marker are touched; the pids in `skip` (the running tasks' own processes) are not even
+    read. Returns how many were stopped.
     """
     if not marker_prefix or not sys.platform.startswith("linux"):
         return 0
     needle = f"{TASK_MARKER}={marker_prefix}".encode()
     stopped = 0
     for pid in _children():
-        if not _carries(pid, needle):
+        if pid in skip or not _carries(pid, needle, exact=exact):
             continue
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
@@ -97,10 +100,12 @@ def _children() -> set[int]:
     return pids
 
 
-def _carries(pid: int, needle: bytes) -> bool:
+def _carries(pid: int, needle: bytes, *, exact: bool) -> bool:
     try:
         environment = Path(f"/proc/{pid}/environ").read_bytes()
     except OSError:
         return False
-    # Variables are NUL-separated; the marker's value must start with the prefix.
+    # Variables are NUL-separated; the marker's value must be, or start with, the needle.
+    if exact:
+        return needle in environment.split(b"\0")
     return any(entry.startswith(needle) for entry in environment.split(b"\0"))

@@ -139,13 +139,13 @@ def write_summary(path: Path, *, workflow: str, phase: str, started_at: datetime
         document["message"] = message
     document.update(extra or {})
     # Outputs and messages may quote a secret (a token a task printed): never on disk.
-    # Scrubbed entry by entry and streamed out, so a run of many tasks holds one copy.
+    # A task's entry holds JSON values only (see `_entry`): it is scrubbed as it is.
     document = _scrubbed(document)
-    document["tasks"] = [_scrubbed(_entry(task, path.parent)) for task in tasks]
+    document["tasks"] = [scrub_json(_entry(task, path.parent)) for task in tasks]
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "w", encoding="utf-8") as stream:
-        json.dump(document, stream, indent=2, ensure_ascii=False)
-        stream.write("\n")
+        # One write: `json.dump` would hand the stream every token on its own.
+        stream.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
     os.replace(temporary, path)
 
 
@@ -155,6 +155,7 @@ def _scrubbed(value: dict[str, Any]) -> Any:
 
 
 def _entry(task: TaskResult, run_dir: Path) -> dict[str, Any]:
+    """The task's summary entry: strings, numbers, booleans, None, lists and dicts only."""
     entry: dict[str, Any] = {
         "name": task.name,
         "phase": task.phase,

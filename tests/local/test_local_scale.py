@@ -143,3 +143,28 @@ def test_tasks_beyond_the_slots_wait_as_names_yet_count_as_pending(
     assert recorder.most_live <= dag.IN_FLIGHT_PER_SLOT
     assert recorder.most_pending >= 28  # the display still counts every task left
     assert recorder.pending == 0
+
+
+def test_a_task_ending_stops_no_process_of_a_later_task(run, tmp_path) -> None:
+    # Task processes are told apart by a marker numbered per start (run:1, run:2 ...):
+    # the end of the first must not stop the tenth's, whose marker starts the same way.
+    ready, done = tmp_path / "ready", tmp_path / "done"
+    waits = ("import pathlib, time\n"
+             f"for _ in range(600):\n    if pathlib.Path({str(ready)!r}).exists(): break\n"
+             "    time.sleep(0.05)\n")
+    tenth = (f"import pathlib, time\npathlib.Path({str(ready)!r}).touch()\ntime.sleep(2)\n"
+             f"pathlib.Path({str(done)!r}).touch()\n")
+    tasks = [{"name": "first", "template": "waits"}, {"name": "b2", "template": "quick"}]
+    tasks += [{"name": f"b{i}", "template": "quick", "depends": f"b{i - 1}"}
+              for i in range(3, 10)]
+    tasks.append({"name": "tenth", "template": "tenth", "depends": "b9"})
+    workflow = _dag(tasks)
+    workflow["spec"]["templates"][1:] = [
+        {"name": name, "script": {"image": "python:3.12", "command": ["python"],
+                                  "source": source}}
+        for name, source in (("waits", waits), ("quick", "pass\n"), ("tenth", tenth))]
+
+    result = run(workflow, parallelism=2)
+
+    assert result.task("tenth").phase == "Succeeded", result.task("tenth").message
+    assert done.exists()

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from .reaper import TASK_MARKER, stop_escaped
+from .reaper import TASK_MARKER, stop_escaped, task_end_threads
 
 __all__ = [
     "RESULT_LIMIT",
@@ -187,7 +187,8 @@ def _drain_and_wait(process: subprocess.Popen[bytes], log: BinaryIO, tail: _Tail
         process.wait()
         _signal_group(process, signal.SIGKILL)
         # The other tasks' own processes are children too: no need to read theirs.
-        stop_escaped(marker, exact=True, skip={p.pid for p in live or ()})
+        stop_escaped(marker, exact=True, skip={p.pid for p in live or ()},
+                     threads=task_end_threads())
 
 
 def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:

@@ -17,10 +17,11 @@ import functools
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
-__all__ = ["TASK_MARKER", "become_subreaper", "stop_escaped"]
+__all__ = ["TASK_MARKER", "become_subreaper", "stop_escaped", "task_end_threads"]
 
 TASK_MARKER = "HERA_UTILS_LOCAL_TASK"
 
@@ -45,20 +46,21 @@ def become_subreaper() -> Iterator[bool]:
             prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
 
-def stop_escaped(marker_prefix: str, *, exact: bool = False,
-                 skip: Collection[int] = ()) -> int:
+def stop_escaped(marker_prefix: str, *, exact: bool = False, skip: Collection[int] = (),
+                 threads: Collection[int] | None = None) -> int:
     """SIGKILL and reap the children of this process whose task marker starts so.
 
     With `exact`, the marker must be `marker_prefix` itself (one task's: `run:1` is not
     `run:12`). Only processes re-parented here (see `become_subreaper`) and carrying the
     marker are touched; the pids in `skip` (the running tasks' own processes) are not even
-    read. Returns how many were stopped.
+    read. `threads` limits the search to the children of these threads (default: all).
+    Returns how many were stopped.
     """
     if not marker_prefix or not sys.platform.startswith("linux"):
         return 0
     needle = f"{TASK_MARKER}={marker_prefix}".encode()
     stopped = 0
-    for pid in _children():
+    for pid in _children(threads):
         if pid in skip or not _carries(pid, needle, exact=exact):
             continue
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -79,17 +81,27 @@ def _prctl() -> Callable[..., int] | None:
     return prctl
 
 
-def _children() -> set[int]:
-    """The pids of this process's children (of every one of its threads).
+def task_end_threads() -> tuple[int, ...]:
+    """The threads an escaped process of a task run by this thread is re-parented to.
+
+    Linux gives an orphan to the first live thread of its subreaper (the main thread);
+    older kernels gave it to the thread that started its ancestor (this one).
+    """
+    return (os.getpid(), threading.get_native_id())
+
+
+def _children(threads: Collection[int] | None = None) -> set[int]:
+    """The pids of the children of this process's `threads` (default: all of them).
 
     Read with plain `os` calls: this runs after every task, so it is kept cheap.
     """
     pids: set[int] = set()
-    try:
-        threads = os.listdir("/proc/self/task")
-    except OSError:
-        return pids
-    for thread in threads:
+    if threads is None:
+        try:
+            threads = [int(name) for name in os.listdir("/proc/self/task")]
+        except (OSError, ValueError):
+            return pids
+    for thread in dict.fromkeys(threads):
         with contextlib.suppress(OSError, ValueError):
             descriptor = os.open(f"/proc/self/task/{thread}/children", os.O_RDONLY)
             try:

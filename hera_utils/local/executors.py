@@ -188,7 +188,7 @@ def _drain_and_wait(process: subprocess.Popen[bytes], log: BinaryIO, tail: _Tail
         _signal_group(process, signal.SIGKILL)
         # The other tasks' own processes are children too: no need to read theirs.
         stop_escaped(marker, exact=True, skip={p.pid for p in live or ()},
-                     threads=task_end_threads())
+                     threads=task_end_threads(), groups=(process.pid,))
 
 
 def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:

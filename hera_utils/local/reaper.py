@@ -47,13 +47,15 @@ def become_subreaper() -> Iterator[bool]:
 
 
 def stop_escaped(marker_prefix: str, *, exact: bool = False, skip: Collection[int] = (),
-                 threads: Collection[int] | None = None) -> int:
+                 threads: Collection[int] | None = None, groups: Collection[int] = ()) -> int:
     """SIGKILL and reap the children of this process whose task marker starts so.
 
     With `exact`, the marker must be `marker_prefix` itself (one task's: `run:1` is not
     `run:12`). Only processes re-parented here (see `become_subreaper`) and carrying the
     marker are touched; the pids in `skip` (the running tasks' own processes) are not even
     read. `threads` limits the search to the children of these threads (default: all).
+    A zombie shows no environment: one in a process group of `groups` (the task's, whose
+    end killed it) is reaped too, or it would stay until this process ends.
     Returns how many were stopped.
     """
     if not marker_prefix or not sys.platform.startswith("linux"):
@@ -61,7 +63,8 @@ def stop_escaped(marker_prefix: str, *, exact: bool = False, skip: Collection[in
     needle = f"{TASK_MARKER}={marker_prefix}".encode()
     stopped = 0
     for pid in _children(threads):
-        if pid in skip or not _carries(pid, needle, exact=exact):
+        if pid in skip or not (_carries(pid, needle, exact=exact)
+                               or (groups and _zombie_in(pid, groups))):
             continue
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
@@ -110,6 +113,16 @@ def _children(threads: Collection[int] | None = None) -> set[int]:
                 os.close(descriptor)
             pids.update(int(word) for word in listed.split())
     return pids
+
+
+def _zombie_in(pid: int, groups: Collection[int]) -> bool:
+    """Whether `pid` is a zombie whose process group is one of `groups`."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return fields[0] == b"Z" and int(fields[2]) in groups
+    except (OSError, IndexError, ValueError):
+        return False
 
 
 def _carries(pid: int, needle: bytes, *, exact: bool) -> bool:

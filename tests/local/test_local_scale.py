@@ -6,6 +6,8 @@ is the runner's own bookkeeping on 10,000 tasks or dependencies.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -168,3 +170,19 @@ def test_a_task_ending_stops_no_process_of_a_later_task(run, tmp_path) -> None:
 
     assert result.task("tenth").phase == "Succeeded", result.task("tenth").message
     assert done.exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_process_left_in_the_task_group_is_reaped_not_left_a_zombie(run, tmp_path) -> None:
+    # Once re-parented here, a task's background process is this process's child: killed
+    # with its task's group, it must also be waited for, or each one stays a zombie.
+    pid_file = tmp_path / "pid"
+    source = f"(sleep 301 >/dev/null 2>&1 & echo $! > {pid_file})\necho started\n"
+    workflow = _dag([{"name": "leaves", "template": "leaves"}])
+    workflow["spec"]["templates"][1] = {
+        "name": "leaves", "script": {"image": "bash", "command": ["bash"], "source": source}}
+
+    result = run(workflow)
+
+    assert result.succeeded, result.message
+    assert not Path(f"/proc/{int(pid_file.read_text())}").exists()

@@ -144,8 +144,9 @@ def write_summary(path: Path, *, workflow: str, phase: str, started_at: datetime
     document["tasks"] = [scrub_json(_entry(task, path.parent)) for task in tasks]
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "w", encoding="utf-8") as stream:
-        # One write: `json.dump` would hand the stream every token on its own.
-        stream.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
+        # Streamed: the text of a run of many tasks is never held whole in memory.
+        json.dump(document, stream, indent=2, ensure_ascii=False, default=str)
+        stream.write("\n")
     os.replace(temporary, path)
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from .reaper import TASK_MARKER, stop_escaped
+from .reaper import TASK_MARKER, stop_escaped, task_end_threads
 
 __all__ = [
     "RESULT_LIMIT",
@@ -151,12 +151,12 @@ def _start_and_drain(argv: list[str], env: dict[str, str], cwd: str, log_path: P
             stop = attempt.stop_requested
         if stop:  # stopped while it was starting
             _signal_group(process, signal.SIGKILL)
-        _drain_and_wait(process, log, tail, env.get(TASK_MARKER, ""))
+        _drain_and_wait(process, log, tail, env.get(TASK_MARKER, ""), live)
     return ""
 
 
 def _drain_and_wait(process: subprocess.Popen[bytes], log: BinaryIO, tail: _Tail,
-                    marker: str) -> None:
+                    marker: str, live: list[subprocess.Popen[bytes]] | None) -> None:
     """Copy stdout to the log and the tail until it closes, then reap the process.
 
     What the process left running is stopped with it: its process group, and the
@@ -186,7 +186,9 @@ def _drain_and_wait(process: subprocess.Popen[bytes], log: BinaryIO, tail: _Tail
         process.stdout.close()
         process.wait()
         _signal_group(process, signal.SIGKILL)
-        stop_escaped(marker)
+        # The other tasks' own processes are children too: no need to read theirs.
+        stop_escaped(marker, exact=True, skip={p.pid for p in live or ()},
+                     threads=task_end_threads(), groups=(process.pid,))
 
 
 def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:

@@ -72,7 +72,8 @@ class Launcher:
     def __init__(self, workflow_name: str, options: RunOptions) -> None:
         self.workflow_name = workflow_name
         self.options = options
-        self._scripts: set[Path] = set()
+        # (template, suffix, source) -> the script file written for it
+        self._scripts: dict[tuple[str, str, str], str] = {}
         self._containers = 0
         self._launches = 0
         # The environment a task inherits, read once: os.environ decodes on every access.
@@ -150,16 +151,18 @@ class Launcher:
         # Argo writes the source to a file and appends its path to the command line. Files
         # are named by content: the many tasks of a loop often share one resolved source.
         source = str(spec.get("source", ""))
-        digest = hashlib.sha1(source.encode("utf-8")).hexdigest()[:12]
-        script = self.options.run_dir / "scripts" / f"{template_name}-{digest}{suffix}"
-        if script not in self._scripts:
-            script.parent.mkdir(exist_ok=True)
-            script.write_text(source, encoding="utf-8")
+        key = (template_name, suffix, source)
+        script = self._scripts.get(key)
+        if script is None:
+            digest = hashlib.sha1(source.encode("utf-8")).hexdigest()[:12]
+            path = self.options.run_dir / "scripts" / f"{template_name}-{digest}{suffix}"
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(source, encoding="utf-8")
             # Argo stages the script executable (mode 0755): `command: [sh, -c]` runs it.
-            script.chmod(0o755)
-            self._scripts.add(script)
+            path.chmod(0o755)
+            script = self._scripts[key] = str(path)
         args = [str(word) for word in spec.get("args") or []]
-        return [executors.python_interpreter(command[0]), *command[1:], *args, str(script)]
+        return [executors.python_interpreter(command[0]), *command[1:], *args, script]
 
     def _container_command(self, spec: dict[str, Any], env_vars: dict[str, str],
                            extra_mounts: Sequence[tuple[str, str]] = ()

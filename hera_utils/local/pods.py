@@ -136,7 +136,8 @@ class PodRunner:
                             f"tasks writing their outputs to {path} take turns here (on Argo "
                             "each pod has its own file system)")
                     await stack.enter_async_context(lock)
-                await stack.enter_async_context(self.op.slots)
+                await self.op.slots.acquire()
+                stack.callback(self.op.slots.release)
                 launch.snapshot_outputs()
                 node.start(RUNNING)
                 self.op.progress.task_running(node)
@@ -250,6 +251,8 @@ def run_suspend(op: Operator, node: Node, body: dict[str, Any]) -> None:
 def undefined_volume(spec: dict[str, Any], template: dict[str, Any],
                      workflow_spec: dict[str, Any]) -> str | None:
     """Argo's error for a volumeMount that names no volume of the template or workflow."""
+    if not spec.get("volumeMounts"):
+        return None
     defined = {str(v.get("name")) for v in (workflow_spec.get("volumes") or [])
                + (template.get("volumes") or []) if isinstance(v, dict)}
     defined |= {str((claim.get("metadata") or {}).get("name"))

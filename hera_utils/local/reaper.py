@@ -17,10 +17,11 @@ import functools
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
-__all__ = ["TASK_MARKER", "become_subreaper", "stop_escaped"]
+__all__ = ["TASK_MARKER", "become_subreaper", "stop_escaped", "task_end_threads"]
 
 TASK_MARKER = "HERA_UTILS_LOCAL_TASK"
 
@@ -45,18 +46,25 @@ def become_subreaper() -> Iterator[bool]:
             prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
 
-def stop_escaped(marker_prefix: str) -> int:
+def stop_escaped(marker_prefix: str, *, exact: bool = False, skip: Collection[int] = (),
+                 threads: Collection[int] | None = None, groups: Collection[int] = ()) -> int:
     """SIGKILL and reap the children of this process whose task marker starts so.
 
-    Only processes re-parented here (see `become_subreaper`) and carrying the marker are
-    touched; returns how many were stopped.
+    With `exact`, the marker must be `marker_prefix` itself (one task's: `run:1` is not
+    `run:12`). Only processes re-parented here (see `become_subreaper`) and carrying the
+    marker are touched; the pids in `skip` (the running tasks' own processes) are not even
+    read. `threads` limits the search to the children of these threads (default: all).
+    A zombie shows no environment: one in a process group of `groups` (the task's, whose
+    end killed it) is reaped too, or it would stay until this process ends.
+    Returns how many were stopped.
     """
     if not marker_prefix or not sys.platform.startswith("linux"):
         return 0
     needle = f"{TASK_MARKER}={marker_prefix}".encode()
     stopped = 0
-    for pid in _children():
-        if not _carries(pid, needle):
+    for pid in _children(threads):
+        if pid in skip or not (_carries(pid, needle, exact=exact)
+                               or (groups and _zombie_in(pid, groups))):
             continue
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
@@ -76,17 +84,27 @@ def _prctl() -> Callable[..., int] | None:
     return prctl
 
 
-def _children() -> set[int]:
-    """The pids of this process's children (of every one of its threads).
+def task_end_threads() -> tuple[int, ...]:
+    """The threads an escaped process of a task run by this thread is re-parented to.
+
+    Linux gives an orphan to the first live thread of its subreaper (the main thread);
+    older kernels gave it to the thread that started its ancestor (this one).
+    """
+    return (os.getpid(), threading.get_native_id())
+
+
+def _children(threads: Collection[int] | None = None) -> set[int]:
+    """The pids of the children of this process's `threads` (default: all of them).
 
     Read with plain `os` calls: this runs after every task, so it is kept cheap.
     """
     pids: set[int] = set()
-    try:
-        threads = os.listdir("/proc/self/task")
-    except OSError:
-        return pids
-    for thread in threads:
+    if threads is None:
+        try:
+            threads = [int(name) for name in os.listdir("/proc/self/task")]
+        except (OSError, ValueError):
+            return pids
+    for thread in dict.fromkeys(threads):
         with contextlib.suppress(OSError, ValueError):
             descriptor = os.open(f"/proc/self/task/{thread}/children", os.O_RDONLY)
             try:
@@ -97,10 +115,22 @@ def _children() -> set[int]:
     return pids
 
 
-def _carries(pid: int, needle: bytes) -> bool:
+def _zombie_in(pid: int, groups: Collection[int]) -> bool:
+    """Whether `pid` is a zombie whose process group is one of `groups`."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return fields[0] == b"Z" and int(fields[2]) in groups
+    except (OSError, IndexError, ValueError):
+        return False
+
+
+def _carries(pid: int, needle: bytes, *, exact: bool) -> bool:
     try:
         environment = Path(f"/proc/{pid}/environ").read_bytes()
     except OSError:
         return False
-    # Variables are NUL-separated; the marker's value must start with the prefix.
+    # Variables are NUL-separated; the marker's value must be, or start with, the needle.
+    if exact:
+        return needle in environment.split(b"\0")
     return any(entry.startswith(needle) for entry in environment.split(b"\0"))

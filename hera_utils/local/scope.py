@@ -113,29 +113,49 @@ def template_variables(node: Node, template: Mapping[str, Any], inputs: dict[str
 
 
 class TaskVariables:
-    """The `tasks.<name>.*` variables of a DAG's finished tasks, each task's made once."""
+    """The `tasks.<name>.*` variables of a DAG's finished tasks, each task's made once.
+
+    A task's variables are made when first asked for: most tasks' are never read.
+    """
 
     def __init__(self) -> None:
+        self._nodes: dict[str, Node] = {}
         self._by_task: dict[str, dict[str, str]] = {}
 
     def add(self, name: str, node: Node) -> None:
         """Record a finished task."""
-        variables: dict[str, str] = {}
-        _node_variables(variables, f"tasks.{name}", node,
-                        node.children if node.type == NodeType.TASK_GROUP else None)
-        self._by_task[name] = variables
+        self._nodes[name] = node
+
+    def of(self, name: str) -> Mapping[str, str] | None:
+        """The variables of finished task `name` (None if it has not finished)."""
+        variables = self._by_task.get(name)
+        if variables is None:
+            node = self._nodes.get(name)
+            if node is None:
+                return None
+            variables = {}
+            _node_variables(variables, f"tasks.{name}", node,
+                            node.children if node.type == NodeType.TASK_GROUP else None)
+            self._by_task[name] = variables
+        return variables
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._nodes
+
+    def names(self) -> Iterator[str]:
+        """The finished tasks, in the order they finished."""
+        return iter(self._nodes)
 
     def seen_by(self, visible: Callable[[str], bool]) -> Mapping[str, str]:
         """The variables of the finished tasks `visible` accepts, looked up when asked."""
-        return _TaskView(self._by_task, visible)
+        return _TaskView(self, visible)
 
 
 class _TaskView(Mapping[str, str]):
     """A read-only view: a task's scope without copying its ancestors' variables."""
 
-    def __init__(self, by_task: Mapping[str, Mapping[str, str]],
-                 visible: Callable[[str], bool]) -> None:
-        self._by_task = by_task
+    def __init__(self, tasks: TaskVariables, visible: Callable[[str], bool]) -> None:
+        self._tasks = tasks
         self._visible = visible
 
     def __getitem__(self, tag: str) -> str:
@@ -144,17 +164,19 @@ class _TaskView(Mapping[str, str]):
             end = tag.find(".", 6)
             while end != -1:
                 name = tag[6:end]
-                if name in self._by_task and self._visible(name):
-                    value = self._by_task[name].get(tag)
+                variables = self._tasks.of(name) \
+                    if name in self._tasks and self._visible(name) else None
+                if variables is not None:
+                    value = variables.get(tag)
                     if value is not None:
                         return value
                 end = tag.find(".", end + 1)
         raise KeyError(tag)
 
     def __iter__(self) -> Iterator[str]:
-        for name, variables in self._by_task.items():
+        for name in self._tasks.names():
             if self._visible(name):
-                yield from variables
+                yield from self._tasks.of(name) or {}
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

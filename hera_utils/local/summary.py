@@ -147,12 +147,13 @@ def write_summary(path: Path, *, workflow: str, phase: str, started_at: datetime
         document["message"] = message
     document.update(extra or {})
     # Outputs and messages may quote a secret (a token a task printed): never on disk.
-    # Scrubbed entry by entry and streamed out, so a run of many tasks holds one copy.
+    # A task's entry holds JSON values only (see `_entry`): it is scrubbed as it is.
     document = _scrubbed(document)
-    document["tasks"] = [_scrubbed(_entry(task, path.parent)) for task in tasks]
+    document["tasks"] = [scrub_json(_entry(task, path.parent)) for task in tasks]
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "w", encoding="utf-8") as stream:
-        json.dump(document, stream, indent=2, ensure_ascii=False)
+        # Streamed: the text of a run of many tasks is never held whole in memory.
+        json.dump(document, stream, indent=2, ensure_ascii=False, default=str)
         stream.write("\n")
     os.replace(temporary, path)
 
@@ -163,6 +164,7 @@ def _scrubbed(value: dict[str, Any]) -> Any:
 
 
 def _entry(task: TaskResult, run_dir: Path) -> dict[str, Any]:
+    """The task's summary entry: strings, numbers, booleans, None, lists and dicts only."""
     outputs = task.outputs
     if "artifacts" in outputs:  # in summary.json, relative to the run directory
         outputs = {**outputs, "artifacts": [

@@ -6,6 +6,8 @@ is the runner's own bookkeeping on 10,000 tasks or dependencies.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -143,3 +145,44 @@ def test_tasks_beyond_the_slots_wait_as_names_yet_count_as_pending(
     assert recorder.most_live <= dag.IN_FLIGHT_PER_SLOT
     assert recorder.most_pending >= 28  # the display still counts every task left
     assert recorder.pending == 0
+
+
+def test_a_task_ending_stops_no_process_of_a_later_task(run, tmp_path) -> None:
+    # Task processes are told apart by a marker numbered per start (run:1, run:2 ...):
+    # the end of the first must not stop the tenth's, whose marker starts the same way.
+    ready, done = tmp_path / "ready", tmp_path / "done"
+    waits = ("import pathlib, time\n"
+             f"for _ in range(600):\n    if pathlib.Path({str(ready)!r}).exists(): break\n"
+             "    time.sleep(0.05)\n")
+    tenth = (f"import pathlib, time\npathlib.Path({str(ready)!r}).touch()\ntime.sleep(2)\n"
+             f"pathlib.Path({str(done)!r}).touch()\n")
+    tasks = [{"name": "first", "template": "waits"}, {"name": "b2", "template": "quick"}]
+    tasks += [{"name": f"b{i}", "template": "quick", "depends": f"b{i - 1}"}
+              for i in range(3, 10)]
+    tasks.append({"name": "tenth", "template": "tenth", "depends": "b9"})
+    workflow = _dag(tasks)
+    workflow["spec"]["templates"][1:] = [
+        {"name": name, "script": {"image": "python:3.12", "command": ["python"],
+                                  "source": source}}
+        for name, source in (("waits", waits), ("quick", "pass\n"), ("tenth", tenth))]
+
+    result = run(workflow, parallelism=2)
+
+    assert result.task("tenth").phase == "Succeeded", result.task("tenth").message
+    assert done.exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_process_left_in_the_task_group_is_reaped_not_left_a_zombie(run, tmp_path) -> None:
+    # Once re-parented here, a task's background process is this process's child: killed
+    # with its task's group, it must also be waited for, or each one stays a zombie.
+    pid_file = tmp_path / "pid"
+    source = f"(sleep 301 >/dev/null 2>&1 & echo $! > {pid_file})\necho started\n"
+    workflow = _dag([{"name": "leaves", "template": "leaves"}])
+    workflow["spec"]["templates"][1] = {
+        "name": "leaves", "script": {"image": "bash", "command": ["bash"], "source": source}}
+
+    result = run(workflow)
+
+    assert result.succeeded, result.message
+    assert not Path(f"/proc/{int(pid_file.read_text())}").exists()

@@ -134,6 +134,10 @@ class _Evaluator:
             return self.truth(node.left, "or") or self.truth(node.right, "or")
         if node.op == "??":
             left = _Evaluator(self.env, self.pointer, nil_safe=True).value(node.left)
+            defaulted = getattr(left, "defaulted", None)  # a variable of the run with no value
+            if defaulted is not None:
+                defaulted()
+                left = None
             return self.value(node.right) if left is None else left
         return binary_operation(node.op, self.value(node.left), self.value(node.right))
 

@@ -80,6 +80,10 @@ class Variables(dict):  # type: ignore[type-arg]  # a map, as the evaluator fetc
     def __len__(self) -> int:
         return 0
 
+    def defaulted(self) -> None:
+        """`??` took its default: this variable's having no value is no longer a miss."""
+        self._missing.discard(self._prefix)
+
     @property
     def path(self) -> str:
         """The variable name this map stands for ('' at the top)."""

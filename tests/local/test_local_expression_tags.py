@@ -89,3 +89,18 @@ def test_an_output_parameter_from_an_expression_picks_the_branch_that_ran(run) -
                      script("tails", "print('tails')")]))
     assert result.succeeded, result.message
     assert result.task("show").result == "tails"
+
+
+def test_a_missing_value_takes_the_default_of_the_nil_coalescing_operator(run) -> None:
+    # skipped-output-defaults/expression-fallback.yaml: `??` over an absent output.
+    dag = {"name": "coin", "dag": {"tasks": [
+        {"name": "producer", "template": "echo", "when": "false == true",
+         "arguments": {"parameters": [{"name": "x", "value": "1"}]}}]},
+        "outputs": {"parameters": [{"name": "result", "valueFrom": {
+            "expression": "tasks.producer.outputs.result ?? 'fallback'"}}]}}
+    main = {"name": "main", "steps": [[{"name": "coin", "template": "coin"}], [
+        {"name": "show", "template": "echo", "arguments": {"parameters": [
+            {"name": "x", "value": "{{steps.coin.outputs.parameters.result}}"}]}}]]}
+    result = run(wf([main, dag, ECHO]))
+    assert result.succeeded, result.message
+    assert result.task("show").result == "fallback"

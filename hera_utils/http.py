@@ -155,69 +155,39 @@ def exception_chain(error: BaseException) -> list[BaseException]:
     return chain
 
 
+# Each transport failure of a request: the error, its message and its hint, as templates
+# over `what`, `url`, `setting`, `timeout` and `reason`.
+_TRANSPORT_ERRORS: dict[str, tuple[type[AccessError], str, str]] = {
+    PLAIN_HTTP: (TLSVerificationError, "{what} at {url} does not speak TLS",
+                 "use http:// (or set ARGO_SECURE=false) if {what} serves plain HTTP"),
+    TLS: (TLSVerificationError, "TLS certificate of {what} at {url} could not be verified",
+          "point REQUESTS_CA_BUNDLE (or SSL_CERT_FILE) at the CA that signed it; "
+          "ARGO_INSECURE_SKIP_VERIFY=true skips the check (unsafe)"),
+    TIMEOUT: (RequestTimeoutError, "{what} at {url} did not answer within {timeout:g} s",
+              "check that the address is right and the server is up; raise "
+              "HERA_UTILS_TIMEOUT if it is just slow"),
+    DNS: (UnreachableError, "the host of {what} ({url}) is unknown (DNS lookup failed)",
+          "check the spelling of {setting}, or your VPN/network"),
+    REFUSED: (UnreachableError, "{what} at {url} refused the connection",
+              "check the port in {setting} and that the server (or port-forward) runs"),
+    CUT_SHORT: (UnreachableError,
+                "{what} at {url} cut its answer short (the connection ended mid-answer)",
+                "retry; if it persists, a proxy or ingress in front of {setting} drops "
+                "long answers"),
+    CLOSED: (UnreachableError, "{what} at {url} closed the connection without answering",
+             "check {setting}: a proxy, an ingress or a wrong port may be in the way"),
+    OTHER: (UnreachableError, "request to {what} at {url} failed ({reason})", "check {setting}"),
+}
+
+
 def translate_request_error(
     error: requests.RequestException, *, url: str, what: str, setting: str, timeout: float
 ) -> AccessError:
     """Turn a `requests` failure into an `AccessError` whose hint says what to check."""
-    kind = transport_failure(error)
-    if kind == PLAIN_HTTP:
-        return TLSVerificationError(
-            f"{what} at {url} does not speak TLS",
-            hint=f"use http:// (or set ARGO_SECURE=false) if {what} serves plain HTTP",
-            setting=setting,
-            url=url,
-        )
-    if kind == TLS:
-        return TLSVerificationError(
-            f"TLS certificate of {what} at {url} could not be verified",
-            hint="point REQUESTS_CA_BUNDLE (or SSL_CERT_FILE) at the CA that signed it; "
-            "ARGO_INSECURE_SKIP_VERIFY=true skips the check (unsafe)",
-            setting=setting,
-            url=url,
-        )
-    if kind == TIMEOUT:
-        return RequestTimeoutError(
-            f"{what} at {url} did not answer within {timeout:g} s",
-            hint="check that the address is right and the server is up; raise "
-            "HERA_UTILS_TIMEOUT if it is just slow",
-            setting=setting,
-            url=url,
-        )
-    if kind == DNS:
-        return UnreachableError(
-            f"the host of {what} ({url}) is unknown (DNS lookup failed)",
-            hint=f"check the spelling of {setting}, or your VPN/network",
-            setting=setting,
-            url=url,
-        )
-    if kind == REFUSED:
-        return UnreachableError(
-            f"{what} at {url} refused the connection",
-            hint=f"check the port in {setting} and that the server (or port-forward) runs",
-            setting=setting,
-            url=url,
-        )
-    if kind == CUT_SHORT:
-        return UnreachableError(
-            f"{what} at {url} cut its answer short (the connection ended mid-answer)",
-            hint=f"retry; if it persists, a proxy or ingress in front of {setting} drops "
-            "long answers",
-            setting=setting,
-            url=url,
-        )
-    if kind == CLOSED:
-        return UnreachableError(
-            f"{what} at {url} closed the connection without answering",
-            hint=f"check {setting}: a proxy, an ingress or a wrong port may be in the way",
-            setting=setting,
-            url=url,
-        )
-    return UnreachableError(
-        f"request to {what} at {url} failed ({_plain_reason(error)})",
-        hint=f"check {setting}",
-        setting=setting,
-        url=url,
-    )
+    kind, message, hint = _TRANSPORT_ERRORS[transport_failure(error)]
+    fields = {"what": what, "url": url, "setting": setting, "timeout": timeout,
+              "reason": _plain_reason(error)}
+    return kind(message.format(**fields), hint=hint.format(**fields), setting=setting, url=url)
 
 
 def _plain_reason(error: requests.RequestException) -> str:

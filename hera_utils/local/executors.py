@@ -37,6 +37,7 @@ __all__ = [
     "remove_container",
     "result_text",
     "run_process",
+    "start_failure",
 ]
 
 # Argo keeps the last 256 kB of a task's stdout as `outputs.result`, after trimming one
@@ -141,7 +142,7 @@ def _start_and_drain(argv: list[str], env: dict[str, str], cwd: str, log_path: P
             process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                        stderr=log, cwd=cwd, env=env, start_new_session=True)
         except OSError as error:
-            problem = f"cannot start {argv[0]}: {error.strerror or error}"
+            problem = start_failure(argv[0], error)
             log.write((problem + "\n").encode())
             return problem
         if live is not None:
@@ -153,6 +154,17 @@ def _start_and_drain(argv: list[str], env: dict[str, str], cwd: str, log_path: P
             _signal_group(process, signal.SIGKILL)
         _drain_and_wait(process, log, tail, env.get(TASK_MARKER, ""), live)
     return ""
+
+
+def start_failure(program: str, error: OSError) -> str:
+    """Why `program` did not start, worded as the container runtime tells Argo (runc)."""
+    if isinstance(error, FileNotFoundError) and os.sep not in program:
+        return f'exec: "{program}": executable file not found in $PATH'
+    if isinstance(error, FileNotFoundError):
+        return f'exec: "{program}": stat {program}: no such file or directory'
+    if isinstance(error, PermissionError):
+        return f'exec: "{program}": permission denied'
+    return f'exec: "{program}": {error.strerror or error}'
 
 
 def _drain_and_wait(process: subprocess.Popen[bytes], log: BinaryIO, tail: _Tail,
@@ -289,9 +301,11 @@ def container_run_command(runtime: ContainerRuntime, *, name: str, image: str,
     """The `docker run`/`podman run` command line of a container template.
 
     Kubernetes' `command` replaces the image's entrypoint and `args` its command, hence
-    `--entrypoint` with the first word of `command`.
+    `--entrypoint` with the first word of `command`. `--init` runs it as a child of an init
+    process, as Argo's executor runs it: as PID 1 it would ignore the signals it sends
+    itself (its default actions do not apply to PID 1).
     """
-    argv = [runtime.path, "run", "--name", name]
+    argv = [runtime.path, "run", "--init", "--name", name]
     for key, value in env.items():
         argv += ["-e", f"{key}={value}"]
     for host, target in mounts:

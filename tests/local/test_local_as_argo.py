@@ -215,3 +215,14 @@ def test_a_retry_expression_decides_whether_to_retry(run) -> None:
     result = run(wf([script("main", counting, retryStrategy=retry)]))
     assert result.phase == "Failed"
     assert result.task("argo-like").attempts == 3
+
+
+def test_a_missing_executable_is_named_as_the_container_runtime_names_it(run) -> None:
+    # A pod whose command is not in the image fails to start with runc's message.
+    template = {"name": "main", "script": {"image": "debian",
+                                           "command": ["no-such-interpreter-here"],
+                                           "source": "true"}}
+    result = run(wf([template]))
+    assert result.phase == "Error"
+    assert result.task("argo-like").message == (
+        'exec: "no-such-interpreter-here": executable file not found in $PATH')

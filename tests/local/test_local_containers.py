@@ -19,7 +19,7 @@ from localrun_helpers import WORKFLOWS, phases
 from hera_utils.local import executors
 
 FAKE_DOCKER = f"""#!{sys.executable}
-import json, os, shutil, subprocess, sys, time
+import json, os, shutil, signal, subprocess, sys, time
 with open(os.environ["FAKE_DOCKER_CALLS"], "a") as calls:
     calls.write(json.dumps(sys.argv[1:]) + "\\n")
 mode = os.environ.get("FAKE_DOCKER_MODE", "ok")
@@ -32,16 +32,24 @@ if command == "info":
         time.sleep(30)
     sys.exit(0)
 if command == "run":
-    args, env, entrypoint = sys.argv[2:], dict(os.environ), None
+    args, env, entrypoint, init = sys.argv[2:], dict(os.environ), None, False
     while args[0].startswith("-"):
-        flag, value = args.pop(0), args.pop(0)
+        flag = args.pop(0)
+        if flag == "--init":
+            init = True
+            continue
+        value = args.pop(0)
         if flag == "-e":
             key, _, text = value.partition("=")
             env[key] = text
         elif flag == "--entrypoint":
             entrypoint = value
     image = args.pop(0)
-    sys.exit(subprocess.call(([entrypoint] if entrypoint else []) + args, env=env))
+    # As PID 1 (no --init), a signal whose action is the default does nothing.
+    pid_one = None if init else (lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN))
+    code = subprocess.call(([entrypoint] if entrypoint else []) + args, env=env,
+                           preexec_fn=pid_one)
+    sys.exit(128 - code if code < 0 else code)
 if command == "cp":
     source = sys.argv[2].split(":", 1)[1]
     if not os.path.exists(source):
@@ -165,3 +173,20 @@ def test_a_working_runtime_runs_the_container_with_its_env_and_collects_outputs(
 
 def summary_entry_runtime(result) -> str:
     return json.loads(result.summary_path.read_text())["container_runtime"]
+
+
+def test_a_container_that_signals_itself_ends_as_under_argos_executor(
+        run, bin_dir, monkeypatch, tmp_path):
+    # Argo runs the command as a child (not PID 1): its own SIGTERM ends it, exit 143.
+    _install_fake_docker(bin_dir, monkeypatch, mode="ok")
+    workflow = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+                "metadata": {"name": "self-signal"},
+                "spec": {"entrypoint": "main", "templates": [{"name": "main", "container": {
+                    "image": "alpine", "command": ["sh", "-c"],
+                    "args": ["kill -TERM $$; echo survived"]}}]}}
+
+    result = run(workflow)
+
+    assert result.phase == "Failed"
+    assert result.task("self-signal").exit_code == 143
+    assert result.task("self-signal").message == "Error (exit code 143)"

@@ -22,6 +22,7 @@ from .context import NodeError, RunOptions
 from .limits import MAX_PARAMETER_BYTES, read_bounded
 from .nodes import Node
 from .reaper import TASK_MARKER
+from .sidecars import first_sidecar, sidecar_container
 from .values import format_value
 
 __all__ = ["Launch", "Launcher"]
@@ -105,7 +106,8 @@ class Launcher:
         if kind == "script":
             launch.argv = self._script_command(spec, _file_name(node.template_name or "script"))
         else:
-            launch.argv, launch.container_name = self._container_command(spec, env_vars, mounts)
+            launch.argv, launch.container_name = self._container_command(
+                spec, env_vars, mounts, sidecar=first_sidecar(body))
             for name, (path, local_path) in launch.output_paths.items():
                 Path(local_path).parent.mkdir(parents=True, exist_ok=True)
                 launch.copies.append((path, local_path, name))
@@ -165,8 +167,8 @@ class Launcher:
         return [executors.python_interpreter(command[0]), *command[1:], *args, script]
 
     def _container_command(self, spec: dict[str, Any], env_vars: dict[str, str],
-                           extra_mounts: Sequence[tuple[str, str]] = ()
-                           ) -> tuple[list[str], str]:
+                           extra_mounts: Sequence[tuple[str, str]] = (),
+                           sidecar: str | None = None) -> tuple[list[str], str]:
         assert self.options.runtime is not None
         self._containers += 1
         name = re.sub(r"[^a-zA-Z0-9_.-]", "-",
@@ -183,7 +185,9 @@ class Launcher:
             self.options.runtime, name=name, image=str(spec.get("image", "")),
             command=[str(w) for w in spec.get("command") or []],
             args=[str(w) for w in spec.get("args") or []], env=env_vars, mounts=mounts,
-            working_dir=spec.get("workingDir"))
+            working_dir=spec.get("workingDir"),
+            # a pod's containers share its network: the main one joins its first sidecar's
+            network=f"container:{sidecar_container(name, sidecar)}" if sidecar else None)
         return argv, name
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from .nodes import ERROR, FAILED, RUNNING, SUCCEEDED, Node
 from .reuse import apply as apply_reused
 from .reuse import reuse_for
 from .scope import published_globals
+from .sidecars import PodContainers, has_pod_containers, host_mounts
 from .task_files import TaskFiles
 from .values import duration_seconds, format_value, min_positive_seconds
 
@@ -72,8 +74,9 @@ class PodRunner:
             return
         deadline = min_positive_seconds(body.get("activeDeadlineSeconds"),
                                         duration_seconds(body.get("timeout")))
+        extras = self._pod_containers(node, body, kind, launch, log_base)
         try:
-            outcome = await self._attempt(node, kind, launch, log_path, deadline)
+            outcome = await self._attempt(node, kind, launch, log_path, deadline, extras)
             node.exit_code = outcome.exit_code
             node.result = executors.result_text(outcome.stdout)
             problems = _collect_outputs(node, outputs, launch)
@@ -82,12 +85,16 @@ class PodRunner:
         finally:
             if files is not None:
                 files.clean()
-        if outcome.start_error:
+        if extras is not None and extras.blocked and extras.failure:
+            node.finish(*extras.failure)  # an init container failed, a sidecar did not start
+        elif outcome.start_error:
             node.finish(ERROR, outcome.start_error)
         elif outcome.timed_out:
             node.finish(FAILED, DEADLINE_MESSAGE)
         elif outcome.exit_code != 0:
             node.finish(FAILED, f"Error (exit code {outcome.exit_code})")
+        elif extras is not None and extras.failure:
+            node.finish(*extras.failure)  # a sidecar failed on its own
         elif problems:
             # Argo's wait container fails to save the outputs: the node errors.
             node.finish(ERROR, "failed to save outputs: " + "; ".join(problems))
@@ -105,6 +112,10 @@ class PodRunner:
             if kind == "container" and self.options.runtime is None:
                 raise NodeError("not runnable here: a container task needs a working docker "
                                 f"or podman ({self.options.runtime_problem})")
+            if has_pod_containers(body) and self.options.runtime is None \
+                    and not self.options.stub_containers:
+                raise NodeError("not runnable here: init containers and sidecars need a "
+                                f"working docker or podman ({self.options.runtime_problem})")
             if files is not None:
                 files.materialise()
                 if kind == "script":  # a process sees its artifacts in its own directory
@@ -122,9 +133,37 @@ class PodRunner:
             self.op.finished(node, was="none")
             return None
 
+    def _pod_containers(self, node: Node, body: dict[str, Any], kind: str, launch: Launch,
+                        log_base: str) -> PodContainers | None:
+        """The init containers and sidecars of the attempt (None: it has none, or stubs)."""
+        if not has_pod_containers(body):
+            return None
+        if self.options.stub_containers or self.options.runtime is None:
+            names = [str(c.get("name")) for c in [*(body.get("initContainers") or []),
+                                                  *(body.get("sidecars") or [])]]
+            self.op.progress.notice(f"stub {node.display_name}: init containers and sidecars "
+                                    f"{', '.join(names)} not run")
+            return None
+        pod = launch.container_name or re.sub(
+            r"[^a-zA-Z0-9_.-]", "-", f"hera-local-{self.op.name}-{launch.marker}")
+        mounts = executors.mounts_in(launch.argv) if kind == "container" \
+            else host_mounts(body[kind])
+        return PodContainers(self.options.runtime, body, pod=pod, host_network=kind == "script",
+                             main_mounts=mounts, volume_dir=self.options.volume_dir,
+                             log_path=lambda name: self._extra_log(node, log_base, name))
+
+    def _extra_log(self, node: Node, log_base: str, name: str) -> Path:
+        path = self.op.log_path(f"{log_base}.{name}")
+        node.logs.append(path)
+        return path
+
     async def _attempt(self, node: Node, kind: str, launch: Launch, log_path: Path,
-                       deadline: float | None) -> executors.ProcessOutcome:
-        """Wait for a turn, run the process, copy a container's outputs out of it."""
+                       deadline: float | None, extras: PodContainers | None = None
+                       ) -> executors.ProcessOutcome:
+        """Wait for a turn, run the process, copy a container's outputs out of it.
+
+        `extras` (init containers, sidecars) run in the same turn: the init containers
+        first, then the sidecars, stopped when the main process has ended."""
         self.op.progress.task_pending(node)
         state = "pending"
         try:
@@ -142,10 +181,18 @@ class PodRunner:
                 node.start(RUNNING)
                 self.op.progress.task_running(node)
                 state = "running"
-                outcome = await executors.run_process(
-                    launch.argv, env=self.launcher.environment(launch), cwd=launch.cwd,
-                    log_path=log_path,
-                    workers=self.op.workers, timeout=deadline, live=self.op.processes)
+                env = self.launcher.environment(launch)
+                if extras is not None and not await self._before_main(extras, env, launch,
+                                                                      deadline):
+                    outcome = executors.ProcessOutcome(exit_code=None)
+                else:
+                    try:
+                        outcome = await executors.run_process(
+                            launch.argv, env=env, cwd=launch.cwd, log_path=log_path,
+                            workers=self.op.workers, timeout=deadline, live=self.op.processes)
+                    finally:
+                        if extras is not None:
+                            await extras.stop_sidecars()
                 if kind == "container":
                     await self._copy_outputs(launch)
         except asyncio.CancelledError:
@@ -157,6 +204,22 @@ class PodRunner:
         if kind == "container":
             await self._remove(launch)
         return outcome
+
+    async def _before_main(self, extras: PodContainers, env: dict[str, str], launch: Launch,
+                           deadline: float | None) -> bool:
+        """Run the init containers, start the sidecars; False if the main must not run."""
+        async def run(argv: list[str], log: Path) -> executors.ProcessOutcome:
+            return await executors.run_process(
+                argv, env=env, cwd=launch.cwd, log_path=log, workers=self.op.workers,
+                timeout=deadline, live=self.op.processes)
+        try:
+            if await extras.run_init(run) and await extras.start_sidecars():
+                return True
+        except BaseException:
+            await extras.stop_sidecars()
+            raise
+        await extras.stop_sidecars()
+        return False
 
     async def _copy_outputs(self, launch: Launch) -> None:
         assert self.options.runtime is not None

@@ -129,14 +129,14 @@ def _run_options(model: WorkflowModel, run_dir: Path, workers: int, *,
     """Check the directories and find the container runtime; prepare the run directory."""
     from .context import RunOptions
     from .executors import find_container_runtime
-    from .validate import uses_kind
+    from .validate import uses_containers
 
     work = Path(work_dir).resolve() if work_dir is not None else Path.cwd()
     if not work.is_dir():
         raise ConfigurationError(f"work_dir {work} is not a directory", setting="work_dir")
     volume = Path(volume_dir).resolve() if volume_dir is not None else None
     runtime, runtime_problem = None, ""
-    if uses_kind(model, "container") and not stub_containers:
+    if uses_containers(model) and not stub_containers:
         runtime, runtime_problem = find_container_runtime(container_runtime)
     _prepare_run_dir(run_dir)
     if volume is not None:

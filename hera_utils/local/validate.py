@@ -22,7 +22,7 @@ from .model import OTHER_KINDS, POD_KINDS, TemplateScope, WorkflowModel, templat
 from .names import name_problems, shown_name
 from .templating import expression_tags, tags_in
 
-__all__ = ["uses_kind", "validate_workflow"]
+__all__ = ["uses_containers", "uses_kind", "validate_workflow"]
 
 _HINT = "run it on the cluster instead (python main.py submit)"
 
@@ -38,6 +38,14 @@ def validate_workflow(model: WorkflowModel, artifacts: Iterable[str] = ()) -> No
 def uses_kind(model: WorkflowModel, kind: str) -> bool:
     """Whether a template of this kind is reachable from the entrypoint or exit handler."""
     return any(template_kind(template) == kind for template in _Validator(model).reachable())
+
+
+def uses_containers(model: WorkflowModel) -> bool:
+    """Whether a reachable template runs a container: a container or container set
+    template, or any pod template with init containers or sidecars."""
+    return any(template_kind(template) in ("container", "containerSet")
+               or template.get("initContainers") or template.get("sidecars")
+               for template in _Validator(model).reachable())
 
 
 class _Validator:
@@ -133,10 +141,9 @@ class _Validator:
             problems.append(f"{where} is {OTHER_KINDS[kind]}, which cannot run locally")
             return []
         problems.extend(template_artifact_problems(template, where, self.notices))
-        for field, feature in (("daemon", "daemon containers"), ("sidecars", "sidecars"),
-                               ("initContainers", "init containers")):
-            if template.get(field):
-                problems.append(f"{where} uses {feature}, which are not supported locally")
+        if template.get("daemon"):
+            problems.append(f"{where} uses daemon containers, which are not supported locally")
+        problems.extend(_pod_container_problems(template, where))
         problems.extend(_expression_problems(template, where))
         for parameter in (template.get("inputs") or {}).get("parameters") or []:
             if parameter.get("valueFrom"):
@@ -255,6 +262,28 @@ def _children(template: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     if template.get("steps"):
         return [step for group in template["steps"] or [] for step in group or []]
     return []
+
+
+def _pod_container_problems(template: Mapping[str, Any], where: str) -> list[str]:
+    """Init containers and sidecars need a name and an image, each name its own."""
+    problems, seen = [], set()
+    for field in ("initContainers", "sidecars"):
+        entries = template.get(field) or []
+        if entries and template_kind(template) not in POD_KINDS:
+            problems.append(f"{where}: {field} belong to a container or script template")
+            continue
+        for index, container in enumerate(entries if isinstance(entries, list) else [None]):
+            if not isinstance(container, dict) or not container.get("name"):
+                problems.append(f"{where}: {field}[{index}] needs a name")
+                continue
+            name = str(container["name"])
+            if name in seen or name == "main":
+                problems.append(f"{where}: {field}[{index}]: the name {name!r} is already "
+                                "taken in the pod (each container needs its own)")
+            seen.add(name)
+            if not container.get("image"):
+                problems.append(f"{where}: {field}[{index}] ({name}) needs an image")
+    return problems
 
 
 def _expression_problems(template: Mapping[str, Any], where: str) -> list[str]:

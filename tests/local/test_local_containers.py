@@ -1,90 +1,29 @@
 """Container tasks: run through docker/podman when one works, reported or stubbed otherwise.
 
-A fake `docker` command (a small Python program put first on PATH) stands for the engine:
-it records its command lines and runs the container's command on this machine.
+A fake `docker` command (`fake_docker`: a small Python program put first on PATH) stands for
+the engine: it records its command lines and runs the container's command on this machine.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import stat
-import sys
 from pathlib import Path
 
 import pytest
+from fake_docker import bin_dir, docker_calls, install_fake_docker
 from localrun_helpers import WORKFLOWS, phases
 
 from hera_utils.local import executors
 
-FAKE_DOCKER = f"""#!{sys.executable}
-import json, os, shutil, signal, subprocess, sys, time
-with open(os.environ["FAKE_DOCKER_CALLS"], "a") as calls:
-    calls.write(json.dumps(sys.argv[1:]) + "\\n")
-mode = os.environ.get("FAKE_DOCKER_MODE", "ok")
-command = sys.argv[1]
-if command == "info":
-    if mode == "down":
-        sys.stderr.write("Cannot connect to the Docker daemon. Is the docker daemon running?\\n")
-        sys.exit(1)
-    if mode == "hang":
-        time.sleep(30)
-    sys.exit(0)
-if command == "run":
-    args, env, entrypoint, init = sys.argv[2:], dict(os.environ), None, False
-    while args[0].startswith("-"):
-        flag = args.pop(0)
-        if flag == "--init":
-            init = True
-            continue
-        value = args.pop(0)
-        if flag == "-e":
-            key, _, text = value.partition("=")
-            env[key] = text
-        elif flag == "--entrypoint":
-            entrypoint = value
-    image = args.pop(0)
-    # As PID 1 (no --init), a signal whose action is the default does nothing.
-    pid_one = None if init else (lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN))
-    code = subprocess.call(([entrypoint] if entrypoint else []) + args, env=env,
-                           preexec_fn=pid_one)
-    sys.exit(128 - code if code < 0 else code)
-if command == "cp":
-    source = sys.argv[2].split(":", 1)[1]
-    if not os.path.exists(source):
-        sys.exit(1)
-    shutil.copyfile(source, sys.argv[3])
-sys.exit(0)
-"""
-
-
-@pytest.fixture
-def bin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A PATH with a shell and no docker or podman; tests may add a fake docker to it."""
-    directory = tmp_path / "bin"
-    directory.mkdir()
-    for tool in ("sh", "bash"):
-        found = shutil.which(tool)
-        if found:
-            (directory / tool).symlink_to(found)
-    monkeypatch.setenv("PATH", str(directory))
-    monkeypatch.setenv("FAKE_DOCKER_CALLS", str(tmp_path / "docker-calls.jsonl"))
-    assert shutil.which("docker") is None and shutil.which("podman") is None
-    return directory
-
+__all__ = ["bin_dir"]  # a fixture of the tests below
 
 def _install_fake_docker(bin_dir: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> Path:
-    docker = bin_dir / "docker"
-    docker.write_text(FAKE_DOCKER)
-    docker.chmod(docker.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("FAKE_DOCKER_MODE", mode)
-    return docker
+    return install_fake_docker(bin_dir, monkeypatch, mode)
 
 
 def _calls(tmp_path: Path) -> list[list[str]]:
-    path = tmp_path / "docker-calls.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return docker_calls(tmp_path)
 
 
 def test_without_docker_or_podman_a_container_task_is_not_runnable_and_the_run_fails(

@@ -111,7 +111,7 @@ def template_artifact_problems(template: Mapping[str, Any], where: str,
                                notices: list[str]) -> list[str]:
     """What a local run cannot honour in a template's artifacts (notices for what it
     ignores)."""
-    pod = template.get("script") is not None or template.get("container") is not None
+    pod = any(template.get(kind) is not None for kind in ("script", "container", "containerSet"))
     problems = [problem for section in ("inputs", "outputs")
                 for artifact in (template.get(section) or {}).get("artifacts") or []
                 for problem in artifact_problems(

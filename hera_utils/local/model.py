@@ -23,15 +23,14 @@ from .values import format_value
 __all__ = ["OTHER_KINDS", "POD_KINDS", "RUNNABLE_KINDS", "TemplateScope", "WorkflowModel",
            "template_kind"]
 
-RUNNABLE_KINDS = ("script", "container", "dag", "steps", "suspend")
+RUNNABLE_KINDS = ("script", "container", "containerSet", "dag", "steps", "suspend")
 OTHER_KINDS = {
     "resource": "a resource template (it creates Kubernetes objects)",
     "http": "an HTTP template (executed by the Argo agent)",
     "plugin": "an executor plugin template",
-    "containerSet": "a container set (several containers in one pod)",
     "data": "a data template (artifact transformations)",
 }
-POD_KINDS = ("script", "container")  # the kinds that run a process (a pod on Argo)
+POD_KINDS = ("script", "container", "containerSet")  # the kinds that run a pod on Argo
 # Kubernetes' name generator alphabet: no vowels, no look-alike characters.
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from . import executors
 from .artifacts import LocalRepository, has_artifacts, published_artifacts
+from .container_set_rules import describe_set, set_volume_mounts
+from .container_sets import ContainerSet, run_container_set
 from .context import DEADLINE_MESSAGE, NodeError, Operator
 from .launch import Launch, Launcher
 from .limits import MAX_PARAMETER_BYTES, LimitError
@@ -45,14 +47,8 @@ class PodRunner:
         node.kind = kind
         log_path = self.op.log_path(log_base)
         node.logs.append(log_path)
-        spec = body[kind]
         outputs = (body.get("outputs") or {}).get("parameters") or []
-        missing = undefined_volume(spec, body, self.op.model.spec)
-        if missing:
-            # Argo cannot create such a pod: the node errors, stubbed or not.
-            log_path.write_text(f"{missing}\n", encoding="utf-8")
-            node.finish(ERROR, missing)
-            self.op.finished(node, was="none")
+        if self._volume_missing(node, body, kind, log_path):
             return
         # Artifacts are files of this run only: their task runs again.
         found = reuse_for(node, self.options.reusable) \
@@ -66,8 +62,15 @@ class PodRunner:
             return
         files = TaskFiles(self.repository, log_path.stem, body) \
             if has_artifacts(body) else None
-        if kind == "container" and self.options.stub_containers:
+        if kind in ("container", "containerSet") and self.options.stub_containers:
             self._stub(node, body, outputs, log_path, files)
+            return
+        if kind == "containerSet":
+            pod = await run_container_set(
+                self.op, node, body, log_path, files, environment=self.launcher.environment,
+                log_path_of=lambda name: self._extra_log(node, log_base, name))
+            if pod is not None:
+                self._finish_set(node, body, outputs, files, pod)
             return
         launch = self._prepare(node, body, kind, log_base, log_path, files)
         if launch is None:
@@ -85,16 +88,9 @@ class PodRunner:
         finally:
             if files is not None:
                 files.clean()
-        if extras is not None and extras.blocked and extras.failure:
-            node.finish(*extras.failure)  # an init container failed, a sidecar did not start
-        elif outcome.start_error:
-            node.finish(ERROR, outcome.start_error)
-        elif outcome.timed_out:
-            node.finish(FAILED, DEADLINE_MESSAGE)
-        elif outcome.exit_code != 0:
-            node.finish(FAILED, f"Error (exit code {outcome.exit_code})")
-        elif extras is not None and extras.failure:
-            node.finish(*extras.failure)  # a sidecar failed on its own
+        failure = _pod_failure(outcome, extras)
+        if failure is not None:
+            node.finish(*failure)
         elif problems:
             # Argo's wait container fails to save the outputs: the node errors.
             node.finish(ERROR, "failed to save outputs: " + "; ".join(problems))
@@ -103,6 +99,19 @@ class PodRunner:
             self.op.global_scope.update(published_globals(outputs, node))
             self.op.global_scope.update(published_artifacts(body, node))
         self.op.finished(node, was="running")
+
+    def _volume_missing(self, node: Node, body: dict[str, Any], kind: str, log_path: Path
+                        ) -> bool:
+        """Whether a volume mount names no volume: Argo cannot create the pod, the node
+        errors (stubbed or not)."""
+        spec = {"volumeMounts": set_volume_mounts(body)} if kind == "containerSet" \
+            else body[kind]
+        missing = undefined_volume(spec, body, self.op.model.spec)
+        if missing:
+            log_path.write_text(f"{missing}\n", encoding="utf-8")
+            node.finish(ERROR, missing)
+            self.op.finished(node, was="none")
+        return bool(missing)
 
     def _prepare(self, node: Node, body: dict[str, Any], kind: str, log_base: str,
                  log_path: Path, files: TaskFiles | None) -> Launch | None:
@@ -154,7 +163,8 @@ class PodRunner:
 
     def _extra_log(self, node: Node, log_base: str, name: str) -> Path:
         path = self.op.log_path(f"{log_base}.{name}")
-        node.logs.append(path)
+        # Before the attempt's own log, which stays the last: the one a task's `log` names.
+        node.logs.insert(max(len(node.logs) - 1, 0), path)
         return path
 
     async def _attempt(self, node: Node, kind: str, launch: Launch, log_path: Path,
@@ -231,12 +241,40 @@ class PodRunner:
         if self.options.runtime is not None and launch.container_name:
             await executors.remove_container(self.options.runtime, launch.container_name)
 
+    def _finish_set(self, node: Node, body: dict[str, Any], outputs: list[dict[str, Any]],
+                    files: TaskFiles | None, pod: ContainerSet) -> None:
+        """Collect a container set's outputs (`main`'s) and finish its node."""
+        try:
+            main = pod.main_outcome()
+            node.exit_code = pod.exit_code()
+            node.result = executors.result_text(main.stdout) if main is not None else None
+            problems = _collect_outputs(node, outputs, pod.launch)
+            if files is not None:
+                problems += files.collect(node)
+        finally:
+            pod.clean()
+            if files is not None:
+                files.clean()
+        failure = pod.failure()
+        if failure is not None:
+            node.finish(*failure)
+        elif problems:
+            node.finish(ERROR, "failed to save outputs: " + "; ".join(problems))
+        else:
+            node.finish(SUCCEEDED)
+            self.op.global_scope.update(published_globals(outputs, node))
+            self.op.global_scope.update(published_artifacts(body, node))
+        self.op.finished(node, was="running")
+
     def _stub(self, node: Node, body: dict[str, Any], outputs: list[dict[str, Any]],
               log_path: Path, files: TaskFiles | None) -> None:
-        spec = body["container"]
-        command = [*(spec.get("command") or []), *(spec.get("args") or [])]
-        description = (f"image {spec.get('image')}, command "
-                       f"{json.dumps(command) if command else '(the image default)'}")
+        if "containerSet" in body:
+            description = describe_set(body)
+        else:
+            spec = body["container"]
+            command = [*(spec.get("command") or []), *(spec.get("args") or [])]
+            description = (f"image {spec.get('image')}, command "
+                           f"{json.dumps(command) if command else '(the image default)'}")
         log_path.write_text(f"stubbed container task, not run: {description}\n",
                             encoding="utf-8")
         self.op.progress.notice(f"stub {node.display_name}: {description}")
@@ -255,6 +293,20 @@ class PodRunner:
         self.op.global_scope.update(published_globals(outputs, node))
         self.op.global_scope.update(published_artifacts(body, node))
         self.op.finished(node, was="none")
+
+
+def _pod_failure(outcome: executors.ProcessOutcome, extras: PodContainers | None
+                 ) -> tuple[str, str] | None:
+    """(phase, message) of a failed attempt, in the order Argo's controller reads a pod."""
+    if extras is not None and extras.blocked and extras.failure:
+        return extras.failure  # an init container failed, a sidecar did not start
+    if outcome.start_error:
+        return ERROR, outcome.start_error
+    if outcome.timed_out:
+        return FAILED, DEADLINE_MESSAGE
+    if outcome.exit_code != 0:
+        return FAILED, f"Error (exit code {outcome.exit_code})"
+    return extras.failure if extras is not None else None  # a sidecar that failed itself
 
 
 def _collect_outputs(node: Node, outputs: list[dict[str, Any]], launch: Launch) -> list[str]:

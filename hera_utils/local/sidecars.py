@@ -20,13 +20,13 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import executors
+from . import container_calls, executors
 from .context import DEADLINE_MESSAGE
 from .executors import ContainerRuntime, ProcessOutcome
 from .nodes import ERROR, FAILED
 from .values import format_value
 
-__all__ = ["PodContainers", "first_sidecar", "has_pod_containers", "host_mounts",
+__all__ = ["PodContainers", "env_values", "first_sidecar", "has_pod_containers", "host_mounts",
            "sidecar_container"]
 
 START_TIMEOUT = 600.0  # seconds `docker run -d` may take: it pulls the image first
@@ -111,7 +111,7 @@ class PodContainers:
             log = self._log(name)
             self._running.append((name, container, log))  # stopped and removed even if half-started
             network = "host" if self.host_network else owner and f"container:{owner}"
-            started = await executors.runtime_command(
+            started = await container_calls.runtime_command(
                 self._argv(spec, container, detach=True, network=network), START_TIMEOUT)
             if started.exit_code != 0:
                 with open(log, "a", encoding="utf-8") as file:
@@ -141,8 +141,8 @@ class PodContainers:
 
     async def _stop(self, container: str, log: Path) -> int | None:
         try:
-            await executors.stop_container(self.runtime, container)
-            return await executors.container_exit(self.runtime, container, log)
+            await container_calls.stop_container(self.runtime, container)
+            return await container_calls.container_exit(self.runtime, container, log)
         finally:
             await executors.remove_container(self.runtime, container)
 
@@ -162,7 +162,7 @@ class PodContainers:
         return executors.container_run_command(
             self.runtime, name=container, image=str(spec.get("image", "")),
             command=[str(w) for w in spec.get("command") or []],
-            args=[str(w) for w in spec.get("args") or []], env=_env_values(spec),
+            args=[str(w) for w in spec.get("args") or []], env=env_values(spec),
             mounts=mounts, working_dir=spec.get("workingDir"),
             network=network, detach=detach)
 
@@ -182,7 +182,8 @@ def _init_failure(name: str, outcome: ProcessOutcome) -> tuple[str, str] | None:
     return FAILED, f"{name}: Error (exit code {outcome.exit_code})"
 
 
-def _env_values(spec: Mapping[str, Any]) -> dict[str, str]:
+def env_values(spec: Mapping[str, Any]) -> dict[str, str]:
+    """A container's `env` as values (one from the cluster is taken from this machine's)."""
     values = {}
     for variable in spec.get("env") or []:
         name = variable.get("name") if isinstance(variable, dict) else None

@@ -17,6 +17,7 @@ from typing import Any
 from hera_utils.errors import ConfigurationError
 
 from .artifacts import artifact_problems, template_artifact_problems
+from .container_set_rules import container_set_problems
 from .expr_syntax import ExprError, parse
 from .model import OTHER_KINDS, POD_KINDS, TemplateScope, WorkflowModel, template_kind
 from .names import name_problems, shown_name
@@ -167,14 +168,18 @@ class _Validator:
         body = template[template_kind(template) or ""]
         if template_kind(template) == "script" and not body.get("command"):
             problems.append(f"{where}: a script needs a command (e.g. [python] or [bash])")
-        for variable in body.get("env") or []:
+        containers = [body]
+        if template_kind(template) == "containerSet":
+            problems.extend(container_set_problems(template, where))
+            containers = [c for c in body.get("containers") or [] if isinstance(c, dict)]
+        for variable in [v for c in containers for v in c.get("env") or []]:
             if variable.get("valueFrom") and variable.get("name") not in os.environ:
                 source = next(iter(variable["valueFrom"]), "valueFrom")
                 problems.append(
                     f"{where}: environment variable {variable.get('name')} comes from the "
                     f"cluster ({source}); set {variable.get('name')} in your environment to "
                     "run locally")
-        if body.get("envFrom"):
+        if any(c.get("envFrom") for c in containers):
             self.notices.append(f"{where}: envFrom (ConfigMap/Secret) is ignored locally; "
                                 "tasks see this machine's environment")
         for parameter in (template.get("outputs") or {}).get("parameters") or []:
@@ -183,7 +188,10 @@ class _Validator:
             if unsupported:
                 problems.append(f"{where}: output parameter '{parameter.get('name')}' uses "
                                 f"valueFrom.{unsupported[0]}, not supported locally (path is)")
-        for mount in body.get("volumeMounts") or []:
+        # A container set's volumes are made for it: its mount paths need not exist here.
+        own_mounts = [] if template_kind(template) == "containerSet" else \
+            body.get("volumeMounts") or []
+        for mount in own_mounts:
             path = mount.get("mountPath")
             if path and not os.path.isdir(path) and "{{" not in path:
                 self.notices.append(f"{where}: volume mount path {path} does not exist on "
@@ -269,7 +277,7 @@ def _pod_container_problems(template: Mapping[str, Any], where: str) -> list[str
     problems, seen = [], set()
     for field in ("initContainers", "sidecars"):
         entries = template.get(field) or []
-        if entries and template_kind(template) not in POD_KINDS:
+        if entries and template_kind(template) not in ("container", "script"):
             problems.append(f"{where}: {field} belong to a container or script template")
             continue
         for index, container in enumerate(entries if isinstance(entries, list) else [None]):

@@ -75,6 +75,7 @@ def test_a_sidecar_serves_the_main_container_on_localhost_and_is_stopped_after_i
     assert result.phase == "Succeeded", result.message
     task = result.task("with-sidecar")
     assert task.result == "hello from the sidecar"
+    assert task.log.read_text() == "hello from the sidecar\n"  # the main container's log
     calls = docker_calls(tmp_path)
     sidecar, main = _runs(calls)
     assert "-d" in sidecar and _name(sidecar).endswith("-web")

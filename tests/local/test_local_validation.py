@@ -38,7 +38,6 @@ def _refused(tmp_path: Path, workflow: Any, **options: Any) -> str:
 @pytest.mark.parametrize(("body", "feature"), [
     ({"resource": {"action": "create", "manifest": "kind: ConfigMap"}}, "a resource template"),
     ({"http": {"url": "https://example.org"}}, "an HTTP template"),
-    ({"containerSet": {"containers": [{"name": "a", "image": "busybox"}]}}, "a container set"),
     ({"data": {"source": {}, "transformation": []}}, "a data template"),
     ({"plugin": {"hello": {}}}, "an executor plugin template"),
 ])

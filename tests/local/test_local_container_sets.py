@@ -179,3 +179,17 @@ def test_argos_rules_for_a_container_set_are_checked_before_anything_runs(run, b
             "for input or output") in message.replace("'", "")
     assert "the dependencies of the container set form a cycle" in message
     assert "container a depends on 'z', which is not a container of the set" in message
+
+
+def test_a_set_past_its_deadline_fails_and_its_containers_are_removed(run, docker, tmp_path):
+    group = {**_set(_shell("a", "sleep 600"), _shell("main", "echo never", "a")),
+             "activeDeadlineSeconds": 1}
+
+    result = run(_workflow("set-deadline", group))
+
+    assert result.phase == "Failed"
+    assert result.task("set-deadline").message == "Step exceeded its deadline"
+    calls = docker_calls(tmp_path)
+    removed = {call[-1].rsplit("-", 1)[-1] for call in calls if call[:2] == ["rm", "-f"]}
+    assert removed == {"a", "main"}
+    assert _run_names(tmp_path) == ["a"]

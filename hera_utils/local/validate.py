@@ -278,7 +278,8 @@ def _pod_container_problems(template: Mapping[str, Any], where: str) -> list[str
     for field in ("initContainers", "sidecars"):
         entries = template.get(field) or []
         if entries and template_kind(template) not in ("container", "script"):
-            problems.append(f"{where}: {field} belong to a container or script template")
+            problems.append(f"{where}: {field} of a {template_kind(template)} template are not "
+                            "supported locally (only a container's or a script's)")
             continue
         for index, container in enumerate(entries if isinstance(entries, list) else [None]):
             if not isinstance(container, dict) or not container.get("name"):

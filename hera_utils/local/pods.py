@@ -25,6 +25,7 @@ from .reuse import reuse_for
 from .scope import published_globals
 from .task_files import TaskFiles
 from .values import duration_seconds, format_value, min_positive_seconds
+from .volumes import pod_mounts
 
 __all__ = ["PodRunner", "run_suspend"]
 
@@ -62,8 +63,8 @@ class PodRunner:
             self.op.global_scope.update(published_globals(outputs, node))
             self.op.finished(node, was="none")
             return
-        files = TaskFiles(self.repository, log_path.stem, body) \
-            if has_artifacts(body) else None
+        files = TaskFiles(self.repository, log_path.stem, body, pod_mounts(
+            spec, body, self.op.model.spec, self.options.run_dir, self.options.volume_dir))
         if kind == "container" and self.options.stub_containers:
             self._stub(node, body, outputs, log_path, files)
             return
@@ -77,11 +78,10 @@ class PodRunner:
             node.exit_code = outcome.exit_code
             node.result = executors.result_text(outcome.stdout)
             problems = _collect_outputs(node, outputs, launch)
-            if files is not None and not outcome.start_error:
+            if not outcome.start_error:
                 problems += files.collect(node)
         finally:
-            if files is not None:
-                files.clean()
+            files.clean()
         if outcome.start_error:
             node.finish(ERROR, outcome.start_error)
         elif outcome.timed_out:
@@ -98,25 +98,26 @@ class PodRunner:
         self.op.finished(node, was="running")
 
     def _prepare(self, node: Node, body: dict[str, Any], kind: str, log_base: str,
-                 log_path: Path, files: TaskFiles | None) -> Launch | None:
-        """The attempt's launch, its artifacts in place; None (the node ended) if it cannot
+                 log_path: Path, files: TaskFiles) -> Launch | None:
+        """The attempt's launch, its file system made; None (the node ended) if it cannot
         start."""
         try:
             if kind == "container" and self.options.runtime is None:
                 raise NodeError("not runnable here: a container task needs a working docker "
                                 f"or podman ({self.options.runtime_problem})")
-            if files is not None:
-                files.materialise()
-                if kind == "script":  # a process sees its artifacts in its own directory
-                    body = {**body, kind: files.rewrite(body[kind])}
-            launch = self.launcher.prepare(node, body, kind, log_base,
-                                           mounts=files.mounts() if files else ())
-            if files is not None and kind == "container":
+            spec = body[kind]
+            files.materialise(spec if kind == "script" else None)
+            if kind == "script":  # a process sees its files in its own file system
+                body = {**body, kind: files.rewrite(spec)}
+                launch = self.launcher.prepare(node, body, kind, log_base,
+                                               cwd=files.working_dir(spec), home=files.home)
+            else:
+                launch = self.launcher.prepare(node, body, kind, log_base,
+                                               mounts=files.mounts())
                 launch.copies.extend(files.container_copies())
             return launch
         except (NodeError, OSError) as error:
-            if files is not None:
-                files.clean()
+            files.clean()
             log_path.write_text(f"{error}\n", encoding="utf-8")
             node.finish(ERROR, str(error))
             self.op.finished(node, was="none")

@@ -21,6 +21,7 @@ from .expr_syntax import ExprError, parse
 from .model import OTHER_KINDS, POD_KINDS, TemplateScope, WorkflowModel, template_kind
 from .names import name_problems, shown_name
 from .templating import expression_tags, tags_in
+from .volumes import volume_problems
 
 __all__ = ["uses_kind", "validate_workflow"]
 
@@ -176,11 +177,7 @@ class _Validator:
             if unsupported:
                 problems.append(f"{where}: output parameter '{parameter.get('name')}' uses "
                                 f"valueFrom.{unsupported[0]}, not supported locally (path is)")
-        for mount in body.get("volumeMounts") or []:
-            path = mount.get("mountPath")
-            if path and not os.path.isdir(path) and "{{" not in path:
-                self.notices.append(f"{where}: volume mount path {path} does not exist on "
-                                    "this machine")
+        problems.extend(volume_problems(template, self.model.spec, where))
 
     def _check_outputs_of_group(self, template: dict[str, Any], where: str,
                                 problems: list[str]) -> None:

@@ -190,3 +190,25 @@ def test_a_container_that_signals_itself_ends_as_under_argos_executor(
     assert result.phase == "Failed"
     assert result.task("self-signal").exit_code == 143
     assert result.task("self-signal").message == "Error (exit code 143)"
+
+
+def test_a_containers_volume_is_a_run_directory_mounted_at_its_path(
+        run, bin_dir, monkeypatch, tmp_path):
+    # volumes-pvc.yaml: the mount path need not exist here; the claim is the run's directory.
+    _install_fake_docker(bin_dir, monkeypatch, mode="ok")
+    workflow = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+                "metadata": {"name": "claimed"},
+                "spec": {"entrypoint": "main",
+                         "volumeClaimTemplates": [{"metadata": {"name": "workdir"}}],
+                         "templates": [{"name": "main", "container": {
+                             "image": "alpine", "command": ["sh", "-c", "exit 0"],
+                             "volumeMounts": [{"name": "workdir",
+                                               "mountPath": "/mnt/nowhere-here"}]}}]}}
+
+    result = run(workflow)
+
+    assert result.succeeded, result.message
+    run_call = next(call for call in _calls(tmp_path) if call[0] == "run")
+    claim = result.run_dir / "volumes" / "workdir"
+    assert run_call[run_call.index("-v") + 1] == f"{claim}:/mnt/nowhere-here"
+    assert claim.is_dir()

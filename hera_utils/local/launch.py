@@ -25,7 +25,9 @@ from .reaper import TASK_MARKER
 from .sandbox import PythonSandbox, make_sandbox
 from .values import format_value
 
-__all__ = ["Launch", "Launcher"]
+__all__ = ["STAGED_SCRIPT", "Launch", "Launcher"]
+
+STAGED_SCRIPT = "/argo/staging/script"  # where Argo's executor puts a script's source
 
 _SHELLS = ("bash", "sh", "zsh", "dash", "ksh")
 # Where programs that follow the XDG rules keep their files: under the task's HOME too.
@@ -95,8 +97,9 @@ class Launcher:
         spec = body[kind]
         env_vars = _env_values(spec.get("env") or [])
         remap: dict[str, str] = {}
+        in_container = kind == "container" or self.options.script_runtime == "container"
         hera_outputs = env_vars.get("hera__outputs_directory")
-        if hera_outputs:
+        if hera_outputs and not in_container:
             # Hera's runner writes annotated outputs under this directory: give each attempt
             # its own, so that concurrent tasks do not overwrite each other's outputs.
             local_dir = self.options.run_dir / "outputs" / log_base
@@ -105,16 +108,24 @@ class Launcher:
             remap[hera_outputs.rstrip("/")] = str(local_dir)
         launch = Launch(cwd=str(cwd or self.options.work_dir), kind=kind,
                         home=str(home) if home else "")
-        self._map_outputs(launch, body, kind, log_base, remap)
+        launch.kind = "container" if in_container else kind
+        self._map_outputs(launch, body, launch.kind, log_base, remap)
         if self.options.volume_dir is not None:
             env_vars["HERA_UTILS_VOLUME_DIR"] = str(self.options.volume_dir)
         self._launches += 1
         launch.env_vars = env_vars
-        if kind == "script":
+        if kind == "script" and self.options.script_runtime == "container":
+            # As Argo stages it: the source at /argo/staging/script, appended to the args.
+            script = self._script_file(spec, _file_name(node.template_name or "script"))
+            spec = {**spec, "args": [*(spec.get("args") or []), STAGED_SCRIPT]}
+            launch.argv, launch.container_name = self._container_command(
+                spec, env_vars, [*mounts, (script, STAGED_SCRIPT)])
+        elif kind == "script":
             self.sandbox()
             launch.argv = self._script_command(spec, _file_name(node.template_name or "script"))
         else:
             launch.argv, launch.container_name = self._container_command(spec, env_vars, mounts)
+        if launch.container_name:
             for name, (path, local_path) in launch.output_paths.items():
                 Path(local_path).parent.mkdir(parents=True, exist_ok=True)
                 launch.copies.append((path, local_path, name))
@@ -170,6 +181,16 @@ class Launcher:
 
     def _script_command(self, spec: dict[str, Any], template_name: str) -> list[str]:
         command = [str(word) for word in spec.get("command") or []]
+        script = self._script_file(spec, template_name)
+        args = [str(word) for word in spec.get("args") or []]
+        program = command[0]
+        if executors.python_interpreter(program) != program:
+            program = self.sandbox().python  # the run's Python: pip installs stay in the run
+        return [program, *command[1:], *args, script]
+
+    def _script_file(self, spec: dict[str, Any], template_name: str) -> str:
+        """The file holding the script's source (written once per distinct source)."""
+        command = [str(word) for word in spec.get("command") or []]
         if not command:
             raise NodeError("the script template has no command (e.g. [python] or [bash])")
         program = os.path.basename(command[0])
@@ -188,11 +209,7 @@ class Launcher:
             # Argo stages the script executable (mode 0755): `command: [sh, -c]` runs it.
             path.chmod(0o755)
             script = self._scripts[key] = str(path)
-        args = [str(word) for word in spec.get("args") or []]
-        program = command[0]
-        if executors.python_interpreter(program) != program:
-            program = self.sandbox().python  # the run's Python: pip installs stay in the run
-        return [program, *command[1:], *args, script]
+        return script
 
     def _container_command(self, spec: dict[str, Any], env_vars: dict[str, str],
                            extra_mounts: Sequence[tuple[str, str]] = ()

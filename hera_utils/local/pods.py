@@ -102,12 +102,15 @@ class PodRunner:
         """The attempt's launch, its file system made; None (the node ended) if it cannot
         start."""
         try:
-            if kind == "container" and self.options.runtime is None:
-                raise NodeError("not runnable here: a container task needs a working docker "
+            on_host = kind == "script" and self.options.script_runtime == "host"
+            if not on_host and self.options.runtime is None:
+                what = "a container task" if kind == "container" else \
+                    "a script task in its image (script_runtime='container')"
+                raise NodeError(f"not runnable here: {what} needs a working docker "
                                 f"or podman ({self.options.runtime_problem})")
             spec = body[kind]
-            files.materialise(spec if kind == "script" else None)
-            if kind == "script":  # a process sees its files in its own file system
+            files.materialise(spec if on_host else None)
+            if on_host:  # a process sees its files in its own file system
                 body = {**body, kind: files.rewrite(spec)}
                 launch = self.launcher.prepare(node, body, kind, log_base,
                                                cwd=files.working_dir(spec), home=files.home)
@@ -147,15 +150,15 @@ class PodRunner:
                     launch.argv, env=self.launcher.environment(launch), cwd=launch.cwd,
                     log_path=log_path,
                     workers=self.op.workers, timeout=deadline, live=self.op.processes)
-                if kind == "container":
+                if launch.container_name:
                     await self._copy_outputs(launch)
         except asyncio.CancelledError:
-            if kind == "container" and state == "running":
+            if launch.container_name and state == "running":
                 await self._remove(launch)
             node.finish(FAILED, self.op.stop_message)
             self.op.finished(node, was=state)
             raise
-        if kind == "container":
+        if launch.container_name:
             await self._remove(launch)
         return outcome
 

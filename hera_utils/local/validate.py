@@ -262,4 +262,11 @@ def _expression_problems(template: Mapping[str, Any], where: str) -> list[str]:
             parse(tag[1:])
         except ExprError as error:
             problems.append(f"{where}: expression tag {{{{{tag}}}}} does not parse: {error}")
+    expression = (template.get("retryStrategy") or {}).get("expression")
+    if isinstance(expression, str) and "{{" not in expression:
+        try:
+            parse(expression)
+        except ExprError as error:
+            problems.append(f"{where}: retryStrategy.expression {expression!r} does not "
+                            f"parse: {error}")
     return problems

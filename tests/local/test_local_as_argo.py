@@ -279,3 +279,11 @@ def test_a_volume_whose_content_is_the_clusters_is_refused(run) -> None:
     volumes = [{"name": "workdir", "configMap": {"name": "settings"}}]
     with pytest.raises(ConfigurationError, match=r"mounts volume 'workdir' \(configMap\)"):
         run(_volume_steps(volumes=volumes))
+
+
+def test_a_retry_expression_that_does_not_parse_is_refused_before_the_run(run) -> None:
+    from hera_utils.errors import ConfigurationError
+
+    retry = {"limit": 2, "expression": "lastRetry.exitCode >"}
+    with pytest.raises(ConfigurationError, match=r"retryStrategy.expression .* does not parse"):
+        run(wf([script("main", "print(1)", retryStrategy=retry)]))

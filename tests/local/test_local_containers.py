@@ -32,7 +32,7 @@ if command == "info":
         time.sleep(30)
     sys.exit(0)
 if command == "run":
-    args, env, entrypoint, init = sys.argv[2:], dict(os.environ), None, False
+    args, env, entrypoint, init, mounts = sys.argv[2:], dict(os.environ), None, False, {{}}
     while args[0].startswith("-"):
         flag = args.pop(0)
         if flag == "--init":
@@ -44,7 +44,13 @@ if command == "run":
             env[key] = text
         elif flag == "--entrypoint":
             entrypoint = value
+        elif flag == "-v":
+            host, target = value.rsplit(":", 1)
+            mounts[target] = host
     image = args.pop(0)
+    # What the container sees at a mount's path is the host's directory: name that instead.
+    args = [next((mounts[t] + a[len(t):] for t in mounts if a == t or a.startswith(t + "/")),
+                 a) for a in args]
     # As PID 1 (no --init), a signal whose action is the default does nothing.
     pid_one = None if init else (lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN))
     code = subprocess.call(([entrypoint] if entrypoint else []) + args, env=env,
@@ -212,3 +218,36 @@ def test_a_containers_volume_is_a_run_directory_mounted_at_its_path(
     claim = result.run_dir / "volumes" / "workdir"
     assert run_call[run_call.index("-v") + 1] == f"{claim}:/mnt/nowhere-here"
     assert claim.is_dir()
+
+
+def test_in_containers_a_script_runs_in_its_image_staged_as_argo_stages_it(
+        run, bin_dir, monkeypatch, tmp_path):
+    _install_fake_docker(bin_dir, monkeypatch, mode="ok")
+    (bin_dir / "python3").symlink_to(sys.executable)
+    workflow = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+                "metadata": {"name": "imaged"},
+                "spec": {"entrypoint": "main", "templates": [{"name": "main", "script": {
+                    "image": "python:3.12", "command": ["python3"], "args": ["-u"],
+                    "source": "import sys\nprint('in', sys.argv[0].rsplit('/', 1)[-1])"}}]}}
+
+    result = run(workflow, script_runtime="container")
+
+    assert result.succeeded, result.message
+    run_call = next(call for call in _calls(tmp_path) if call[0] == "run")
+    entry = run_call.index("--entrypoint")
+    assert run_call[entry + 1:] == ["python3", "python:3.12", "-u", "/argo/staging/script"]
+    script = next(value for value in run_call if value.endswith(":/argo/staging/script"))
+    assert Path(script.rsplit(":", 1)[0]).read_text().startswith("import sys")
+    assert result.task("imaged").result.startswith("in main-")
+
+
+def test_in_containers_without_a_runtime_a_script_is_not_runnable(run, bin_dir):
+    workflow = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+                "metadata": {"name": "imaged"},
+                "spec": {"entrypoint": "main", "templates": [{"name": "main", "script": {
+                    "image": "python:3.12", "command": ["python"], "source": "print(1)"}}]}}
+
+    result = run(workflow, script_runtime="container")
+
+    assert result.phase == "Error"
+    assert result.message.startswith("not runnable here: a script task in its image")

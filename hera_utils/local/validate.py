@@ -118,6 +118,9 @@ class _Validator:
                             "(they stay under runs/<workflow>/artifacts/; remove artifactGC)")
         if spec.get("archiveLogs"):
             self.notices.append("archiveLogs is ignored: the logs are in the run directory")
+        if spec.get("synchronization"):
+            self.notices.append("spec.synchronization is ignored: a local run holds no lock "
+                                "or semaphore (it is the only run)")
         if self.model.spec.get("suspend"):
             self.notices.append("spec.suspend is ignored: the local run starts right away")
 

@@ -287,3 +287,28 @@ def test_a_retry_expression_that_does_not_parse_is_refused_before_the_run(run) -
     retry = {"limit": 2, "expression": "lastRetry.exitCode >"}
     with pytest.raises(ConfigurationError, match=r"retryStrategy.expression .* does not parse"):
         run(wf([script("main", "print(1)", retryStrategy=retry)]))
+
+
+def test_a_consumer_failing_on_a_stubs_empty_output_is_told_the_producer_was_stubbed(run):
+    dag = {"name": "main", "dag": {"tasks": [
+        {"name": "count", "template": "count"},
+        {"name": "use", "template": "use", "depends": "count", "arguments": {"parameters": [
+            {"name": "n", "value": "{{tasks.count.outputs.result}}"}]}}]}}
+    use = script("use", "print(int('{{inputs.parameters.n}}') + 1)",
+                 inputs={"parameters": [{"name": "n"}]})
+    count = {"name": "count", "container": {"image": "alpine", "command": ["sh", "-c"],
+                                            "args": ["echo 41"]}}
+    result = run(wf([dag, count, use]), stub_containers=True)
+    assert result.phase == "Failed"
+    assert "use ran after stubbed container task(s) count, whose outputs are empty" in \
+        result.message
+
+
+def test_workflow_synchronization_is_ignored_with_a_notice(tmp_path, capsys) -> None:
+    from hera_utils.local import run_locally
+
+    workflow = wf([script("main", "print(1)")],
+                  synchronization={"mutex": {"name": "one-at-a-time"}})
+    result = run_locally(workflow, runs_dir=tmp_path, progress="plain")
+    assert result.succeeded
+    assert "spec.synchronization is ignored" in capsys.readouterr().out

@@ -153,6 +153,12 @@ def parser(
         "--output-parameter supplies it); repeatable",
     )
     group.add_argument(
+        "--in-containers",
+        action="store_true",
+        help="local: run script tasks in their images through docker or podman, as Argo "
+        "does (default: on this machine, each in its own directory and Python environment)",
+    )
+    group.add_argument(
         "--stub-containers",
         action="store_true",
         help="local: pretend container tasks succeeded instead of running their images",

@@ -38,6 +38,7 @@ def run_local(
         runs_dir=runs_dir(args, project_dir),
         parallelism=args.parallelism,
         stub_containers=args.stub_containers,
+        script_runtime="container" if args.in_containers else "host",
         volume_dir=volume_dir,
         # Tasks run from the project, so Hera runner scripts can import its modules.
         work_dir=project_dir,

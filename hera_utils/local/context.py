@@ -35,6 +35,8 @@ class RunOptions:
     work_dir: Path
     volume_dir: Path | None = None
     stub_containers: bool = False
+    # "host": script tasks run on this machine; "container": in their image, as on Argo.
+    script_runtime: str = "host"
     runtime: ContainerRuntime | None = None
     runtime_problem: str = ""
     # Tasks that succeeded in an earlier run, by node path, not run again (`reuse`).

@@ -22,12 +22,18 @@ from .context import NodeError, RunOptions
 from .limits import MAX_PARAMETER_BYTES, read_bounded
 from .nodes import Node
 from .reaper import TASK_MARKER
+from .sandbox import PythonSandbox, make_sandbox
 from .sidecars import first_sidecar, sidecar_container
 from .values import format_value
 
-__all__ = ["Launch", "Launcher"]
+__all__ = ["STAGED_SCRIPT", "Launch", "Launcher"]
+
+STAGED_SCRIPT = "/argo/staging/script"  # where Argo's executor puts a script's source
 
 _SHELLS = ("bash", "sh", "zsh", "dash", "ksh")
+# Where programs that follow the XDG rules keep their files: under the task's HOME too.
+_HOME_PLACES = {"XDG_CONFIG_HOME": ".config", "XDG_CACHE_HOME": ".cache",
+                "XDG_DATA_HOME": ".local/share", "XDG_STATE_HOME": ".local/state"}
 
 
 @dataclass
@@ -39,6 +45,7 @@ class Launch:
     argv: list[str] = field(default_factory=list)
     env_vars: dict[str, str] = field(default_factory=dict)  # the template's own `env`
     container_name: str = ""
+    home: str = ""  # a script's HOME ("" leaves the inherited one)
     marker: str = ""  # names the attempt's processes, even those that leave its group
     # parameter name -> (path as the template says, path on this machine)
     output_paths: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -79,35 +86,48 @@ class Launcher:
         self._launches = 0
         # The environment a task inherits, read once: os.environ decodes on every access.
         self._host_environment = dict(os.environ)
+        self._sandbox: PythonSandbox | None = None
 
     def prepare(self, node: Node, body: dict[str, Any], kind: str, log_base: str,
-                mounts: Sequence[tuple[str, str]] = ()) -> Launch:
+                mounts: Sequence[tuple[str, str]] = (), *, cwd: Path | None = None,
+                home: Path | None = None) -> Launch:
         """The launch of a pod template's attempt; `NodeError` if it cannot start.
 
-        `mounts` (host path, container path) are added to a container's, e.g. its input
-        artifacts."""
+        `mounts` (host path, container path) are a container's volumes and input
+        artifacts. A script runs in `cwd` with `home` as its HOME (its own file system)."""
         spec = body[kind]
         env_vars = _env_values(spec.get("env") or [])
         remap: dict[str, str] = {}
+        in_container = kind == "container" or self.options.script_runtime == "container"
         hera_outputs = env_vars.get("hera__outputs_directory")
-        if hera_outputs:
+        if hera_outputs and not in_container:
             # Hera's runner writes annotated outputs under this directory: give each attempt
             # its own, so that concurrent tasks do not overwrite each other's outputs.
             local_dir = self.options.run_dir / "outputs" / log_base
             local_dir.mkdir(parents=True, exist_ok=True)
             env_vars["hera__outputs_directory"] = str(local_dir)
             remap[hera_outputs.rstrip("/")] = str(local_dir)
-        launch = Launch(cwd=str(self.options.work_dir), kind=kind)
-        self._map_outputs(launch, body, kind, log_base, remap)
+        launch = Launch(cwd=str(cwd or self.options.work_dir), kind=kind,
+                        home=str(home) if home else "")
+        launch.kind = "container" if in_container else kind
+        self._map_outputs(launch, body, launch.kind, log_base, remap)
         if self.options.volume_dir is not None:
             env_vars["HERA_UTILS_VOLUME_DIR"] = str(self.options.volume_dir)
         self._launches += 1
         launch.env_vars = env_vars
-        if kind == "script":
+        if kind == "script" and self.options.script_runtime == "container":
+            # As Argo stages it: the source at /argo/staging/script, appended to the args.
+            script = self._script_file(spec, _file_name(node.template_name or "script"))
+            spec = {**spec, "args": [*(spec.get("args") or []), STAGED_SCRIPT]}
+            launch.argv, launch.container_name = self._container_command(
+                spec, env_vars, [*mounts, (script, STAGED_SCRIPT)], sidecar=first_sidecar(body))
+        elif kind == "script":
+            self.sandbox()
             launch.argv = self._script_command(spec, _file_name(node.template_name or "script"))
         else:
             launch.argv, launch.container_name = self._container_command(
                 spec, env_vars, mounts, sidecar=first_sidecar(body))
+        if launch.container_name:
             for name, (path, local_path) in launch.output_paths.items():
                 Path(local_path).parent.mkdir(parents=True, exist_ok=True)
                 launch.copies.append((path, local_path, name))
@@ -136,14 +156,42 @@ class Launcher:
         if launch.kind != "script":
             # docker run: the container's own come from `-e`
             return {**self._host_environment, TASK_MARKER: launch.marker}
-        env = {**self._host_environment, **launch.env_vars, TASK_MARKER: launch.marker}
+        env = {**self._host_environment, TASK_MARKER: launch.marker}
+        if launch.home:
+            # The task's own HOME, and the places programs keep their files under it.
+            env["HOME"] = launch.home
+            for variable, place in _HOME_PLACES.items():
+                env[variable] = os.path.join(launch.home, place)
+        self.sandbox().apply(env)
+        env.update(launch.env_vars)
+        env[TASK_MARKER] = launch.marker
         work_dir = str(self.options.work_dir)
         existing = env.get("PYTHONPATH")
         env["PYTHONPATH"] = work_dir + (os.pathsep + existing if existing else "")
         env.setdefault("PYTHONUNBUFFERED", "1")  # logs show progress as it happens
         return env
 
+    def sandbox(self) -> PythonSandbox:
+        """The run's own Python for its scripts, made when the first script needs it."""
+        if self._sandbox is None:
+            try:
+                self._sandbox = make_sandbox(self.options.run_dir / "python")
+            except OSError as error:
+                raise NodeError(f"cannot make the run's Python environment: {error}") \
+                    from error
+        return self._sandbox
+
     def _script_command(self, spec: dict[str, Any], template_name: str) -> list[str]:
+        command = [str(word) for word in spec.get("command") or []]
+        script = self._script_file(spec, template_name)
+        args = [str(word) for word in spec.get("args") or []]
+        program = command[0]
+        if executors.python_interpreter(program) != program:
+            program = self.sandbox().python  # the run's Python: pip installs stay in the run
+        return [program, *command[1:], *args, script]
+
+    def _script_file(self, spec: dict[str, Any], template_name: str) -> str:
+        """The file holding the script's source (written once per distinct source)."""
         command = [str(word) for word in spec.get("command") or []]
         if not command:
             raise NodeError("the script template has no command (e.g. [python] or [bash])")
@@ -163,8 +211,7 @@ class Launcher:
             # Argo stages the script executable (mode 0755): `command: [sh, -c]` runs it.
             path.chmod(0o755)
             script = self._scripts[key] = str(path)
-        args = [str(word) for word in spec.get("args") or []]
-        return [executors.python_interpreter(command[0]), *command[1:], *args, script]
+        return script
 
     def _container_command(self, spec: dict[str, Any], env_vars: dict[str, str],
                            extra_mounts: Sequence[tuple[str, str]] = (),
@@ -174,10 +221,6 @@ class Launcher:
         name = re.sub(r"[^a-zA-Z0-9_.-]", "-",
                       f"hera-local-{self.workflow_name}-{self._containers}")
         mounts = []
-        for mount in spec.get("volumeMounts") or []:
-            path = mount.get("mountPath")
-            if path and os.path.isdir(path):
-                mounts.append((path, path))
         if self.options.volume_dir is not None:
             mounts.append((str(self.options.volume_dir), str(self.options.volume_dir)))
         mounts.extend(extra_mounts)

@@ -197,14 +197,11 @@ class WorkflowModel:
         return scope
 
     def _parameters(self, overrides: Mapping[str, Any]) -> dict[str, str]:
-        declared = (self.spec.get("arguments") or {}).get("parameters") or []
-        names = [parameter.get("name") for parameter in declared]
-        unknown = sorted(set(overrides) - set(names))
-        if unknown:
-            raise ConfigurationError(
-                f"unknown workflow parameter(s) {', '.join(unknown)}",
-                hint=f"the workflow declares: {', '.join(names) or 'no parameters'}",
-            )
+        declared = list((self.spec.get("arguments") or {}).get("parameters") or [])
+        names = {parameter.get("name") for parameter in declared}
+        # As `argo submit -p NAME=VALUE` does, a parameter the workflow does not declare
+        # is added to its arguments (the CLI appends it), not refused.
+        declared += [{"name": str(name)} for name in overrides if name not in names]
         try:
             return resolve_parameters(declared, overrides)
         except ParameterProblem as problem:

@@ -26,9 +26,10 @@ from .nodes import ERROR, FAILED, RUNNING, SUCCEEDED, Node
 from .reuse import apply as apply_reused
 from .reuse import reuse_for
 from .scope import published_globals
-from .sidecars import PodContainers, has_pod_containers, host_mounts
+from .sidecars import PodContainers, has_pod_containers
 from .task_files import TaskFiles
 from .values import duration_seconds, format_value, min_positive_seconds
+from .volumes import pod_mounts
 
 __all__ = ["PodRunner", "run_suspend"]
 
@@ -60,8 +61,9 @@ class PodRunner:
             self.op.global_scope.update(published_globals(outputs, node))
             self.op.finished(node, was="none")
             return
-        files = TaskFiles(self.repository, log_path.stem, body) \
-            if has_artifacts(body) else None
+        mounts = [] if kind == "containerSet" else pod_mounts(  # a set's: container_sets
+            body[kind], body, self.op.model.spec, self.options.run_dir, self.options.volume_dir)
+        files = TaskFiles(self.repository, log_path.stem, body, mounts)
         if kind in ("container", "containerSet") and self.options.stub_containers:
             self._stub(node, body, outputs, log_path, files)
             return
@@ -77,17 +79,16 @@ class PodRunner:
             return
         deadline = min_positive_seconds(body.get("activeDeadlineSeconds"),
                                         duration_seconds(body.get("timeout")))
-        extras = self._pod_containers(node, body, kind, launch, log_base)
+        extras = self._pod_containers(node, body, launch, log_base, files)
         try:
             outcome = await self._attempt(node, kind, launch, log_path, deadline, extras)
             node.exit_code = outcome.exit_code
             node.result = executors.result_text(outcome.stdout)
             problems = _collect_outputs(node, outputs, launch)
-            if files is not None and not outcome.start_error:
+            if not outcome.start_error:
                 problems += files.collect(node)
         finally:
-            if files is not None:
-                files.clean()
+            files.clean()
         failure = _pod_failure(outcome, extras)
         if failure is not None:
             node.finish(*failure)
@@ -114,36 +115,40 @@ class PodRunner:
         return bool(missing)
 
     def _prepare(self, node: Node, body: dict[str, Any], kind: str, log_base: str,
-                 log_path: Path, files: TaskFiles | None) -> Launch | None:
-        """The attempt's launch, its artifacts in place; None (the node ended) if it cannot
+                 log_path: Path, files: TaskFiles) -> Launch | None:
+        """The attempt's launch, its file system made; None (the node ended) if it cannot
         start."""
         try:
-            if kind == "container" and self.options.runtime is None:
-                raise NodeError("not runnable here: a container task needs a working docker "
+            on_host = kind == "script" and self.options.script_runtime == "host"
+            if not on_host and self.options.runtime is None:
+                what = "a container task" if kind == "container" else \
+                    "a script task in its image (script_runtime='container')"
+                raise NodeError(f"not runnable here: {what} needs a working docker "
                                 f"or podman ({self.options.runtime_problem})")
             if has_pod_containers(body) and self.options.runtime is None \
                     and not self.options.stub_containers:
                 raise NodeError("not runnable here: init containers and sidecars need a "
                                 f"working docker or podman ({self.options.runtime_problem})")
-            if files is not None:
-                files.materialise()
-                if kind == "script":  # a process sees its artifacts in its own directory
-                    body = {**body, kind: files.rewrite(body[kind])}
-            launch = self.launcher.prepare(node, body, kind, log_base,
-                                           mounts=files.mounts() if files else ())
-            if files is not None and kind == "container":
+            spec = body[kind]
+            files.materialise(spec if on_host else None)
+            if on_host:  # a process sees its files in its own file system
+                body = {**body, kind: files.rewrite(spec)}
+                launch = self.launcher.prepare(node, body, kind, log_base,
+                                               cwd=files.working_dir(spec), home=files.home)
+            else:
+                launch = self.launcher.prepare(node, body, kind, log_base,
+                                               mounts=files.mounts())
                 launch.copies.extend(files.container_copies())
             return launch
         except (NodeError, OSError) as error:
-            if files is not None:
-                files.clean()
+            files.clean()
             log_path.write_text(f"{error}\n", encoding="utf-8")
             node.finish(ERROR, str(error))
             self.op.finished(node, was="none")
             return None
 
-    def _pod_containers(self, node: Node, body: dict[str, Any], kind: str, launch: Launch,
-                        log_base: str) -> PodContainers | None:
+    def _pod_containers(self, node: Node, body: dict[str, Any], launch: Launch,
+                        log_base: str, files: TaskFiles) -> PodContainers | None:
         """The init containers and sidecars of the attempt (None: it has none, or stubs)."""
         if not has_pod_containers(body):
             return None
@@ -155,9 +160,10 @@ class PodRunner:
             return None
         pod = launch.container_name or re.sub(
             r"[^a-zA-Z0-9_.-]", "-", f"hera-local-{self.op.name}-{launch.marker}")
-        mounts = executors.mounts_in(launch.argv) if kind == "container" \
-            else host_mounts(body[kind])
-        return PodContainers(self.options.runtime, body, pod=pod, host_network=kind == "script",
+        # A script on this machine: its volumes are directories of its own file system.
+        mounts = executors.mounts_in(launch.argv) if launch.container_name else files.mounts()
+        return PodContainers(self.options.runtime, body, pod=pod,
+                             host_network=not launch.container_name,
                              main_mounts=mounts, volume_dir=self.options.volume_dir,
                              log_path=lambda name: self._extra_log(node, log_base, name))
 
@@ -203,15 +209,15 @@ class PodRunner:
                     finally:
                         if extras is not None:
                             await extras.stop_sidecars()
-                if kind == "container":
+                if launch.container_name:
                     await self._copy_outputs(launch)
         except asyncio.CancelledError:
-            if kind == "container" and state == "running":
+            if launch.container_name and state == "running":
                 await self._remove(launch)
             node.finish(FAILED, self.op.stop_message)
             self.op.finished(node, was=state)
             raise
-        if kind == "container":
+        if launch.container_name:
             await self._remove(launch)
         return outcome
 

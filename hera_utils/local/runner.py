@@ -30,7 +30,10 @@ if TYPE_CHECKING:
     from .context import RunOptions
     from .operator import WorkflowOperator
 
-__all__ = ["run_locally"]
+__all__ = ["SCRIPT_RUNTIMES", "run_locally"]
+
+# Where script tasks run: on this machine, or in their template's image.
+SCRIPT_RUNTIMES = ("host", "container")
 
 
 def run_locally(
@@ -48,17 +51,19 @@ def run_locally(
     reuse: str | os.PathLike[str] | None = None,
     artifacts: Mapping[str, str | os.PathLike[str]] | None = None,
     resume_with: Mapping[str, Any] | None = None,
+    script_runtime: str = "host",
 ) -> LocalRunResult:
     """Run `workflow` here, as Argo would, and write `runs_dir/<name>/summary.json`.
 
     `workflow` is a Hera `Workflow`, a built model, a dict, or the path of a rendered YAML
     file (which may also hold the WorkflowTemplates its `templateRef`s use; `templates`
-    can give more). `parameters` override the workflow's arguments. At most
-    `parallelism` task processes run at once (default: the number of CPUs, further
-    limited by the workflow's own `parallelism`). Script tasks run with `work_dir`
-    (default: the current directory) as working directory and on `PYTHONPATH`; container
-    tasks need docker or podman (`container_runtime`: name or path; "none" disables them),
-    unless `stub_containers` marks them done without running them. `volume_dir`, if
+    can give more). `parameters` override the workflow's arguments. At most `parallelism`
+    task processes run at once (default: the CPUs, or the workflow's own `parallelism`).
+    Script tasks have `work_dir` (default: the current directory) on `PYTHONPATH`, their
+    own working directory and HOME under the run and the run's own Python environment
+    (`pip` installs stay there); `script_runtime="container"` runs them in their image.
+    Container tasks need docker or podman (`container_runtime`: name or path; "none"
+    disables them), unless `stub_containers` marks them done without running them. `volume_dir`, if
     given, is created and passed to tasks as `HERA_UTILS_VOLUME_DIR`. `progress` is
     `auto`, `live`, `plain` or `quiet`. `reuse` names an earlier run's directory: its
     tasks that succeeded (same node path and inputs) keep their outputs and are not run.
@@ -73,22 +78,19 @@ def run_locally(
     from .operator import WorkflowOperator
     from .validate import validate_workflow
 
-    if progress not in PROGRESS_MODES:
-        raise ConfigurationError(f"progress must be one of {', '.join(PROGRESS_MODES)}, "
-                                 f"not {progress!r}")
+    _check_choices(progress=progress, script_runtime=script_runtime)
     workers = _parallelism(parallelism)
     reusable = read_reusable(reuse) if reuse is not None else {}
     model = WorkflowModel(load_workflow(workflow, list(templates)), parameters)
     validate_workflow(model, artifacts=(given := _given_artifacts(artifacts or {})))
     name = _run_name(model)
-    own_limit = _positive(model.spec.get("parallelism"))
-    if own_limit:
-        workers = min(workers, own_limit)
+    workers = min(workers, _positive(model.spec.get("parallelism")) or workers)
     run_dir, claim = claim_run_dir(Path(runs_dir).resolve(), name)
     try:
         options = _run_options(model, run_dir, workers, work_dir=work_dir,
                                volume_dir=volume_dir, stub_containers=stub_containers,
-                               container_runtime=container_runtime)
+                               container_runtime=container_runtime,
+                               script_runtime=script_runtime)
         options = _given(options, given, resume_with, reusable, reuse)
         return _run(WorkflowOperator(model, name, options, make_progress(progress)))
     finally:
@@ -122,27 +124,40 @@ def _run(operator: WorkflowOperator) -> LocalRunResult:
     return _record(operator, phase, message)
 
 
+def _check_choices(**given: str) -> None:
+    """Refuse an option given a value outside its choices."""
+    choices = {"progress": PROGRESS_MODES, "script_runtime": SCRIPT_RUNTIMES}
+    for setting, value in given.items():
+        if value not in choices[setting]:
+            raise ConfigurationError(f"{setting} must be one of "
+                                     f"{', '.join(choices[setting])}, not {value!r}",
+                                     setting=setting)
+
+
 def _run_options(model: WorkflowModel, run_dir: Path, workers: int, *,
                  work_dir: str | os.PathLike[str] | None,
                  volume_dir: str | os.PathLike[str] | None, stub_containers: bool,
-                 container_runtime: str | None) -> RunOptions:
+                 container_runtime: str | None, script_runtime: str) -> RunOptions:
     """Check the directories and find the container runtime; prepare the run directory."""
     from .context import RunOptions
     from .executors import find_container_runtime
-    from .validate import uses_containers
+    from .validate import uses_containers, uses_kind
 
     work = Path(work_dir).resolve() if work_dir is not None else Path.cwd()
     if not work.is_dir():
         raise ConfigurationError(f"work_dir {work} is not a directory", setting="work_dir")
     volume = Path(volume_dir).resolve() if volume_dir is not None else None
     runtime, runtime_problem = None, ""
-    if uses_containers(model) and not stub_containers:
+    in_containers = (uses_containers(model) and not stub_containers) or (
+        script_runtime == "container" and uses_kind(model, "script"))
+    if in_containers:
         runtime, runtime_problem = find_container_runtime(container_runtime)
     _prepare_run_dir(run_dir)
     if volume is not None:
         volume.mkdir(parents=True, exist_ok=True)
     return RunOptions(run_dir=run_dir, parallelism=workers, work_dir=work, volume_dir=volume,
-                      stub_containers=stub_containers, runtime=runtime,
+                      stub_containers=stub_containers, script_runtime=script_runtime,
+                      runtime=runtime,
                       runtime_problem=runtime_problem)
 
 
@@ -162,6 +177,7 @@ def _record(operator: WorkflowOperator, phase: str, message: str) -> LocalRunRes
                       "work_dir": str(options.work_dir),
                       "container_runtime": options.runtime.name if options.runtime else None,
                       "stub_containers": options.stub_containers,
+                      "script_runtime": options.script_runtime,
                   })
     operator.progress.end(name, phase, message, shown_path(summary_path))
     return LocalRunResult(name=name, phase=phase, succeeded=phase == SUCCEEDED, tasks=tasks,

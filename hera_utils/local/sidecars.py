@@ -7,8 +7,8 @@ SIGKILL). Here each is a container of the runtime: an init container runs to its
 (`docker run`), a sidecar starts in the background (`docker run -d`) before the main
 container, which joins the first sidecar's network (`--network container:<sidecar>`), as
 do the other sidecars, so that `localhost` reaches them as in the pod. A script template
-runs on this machine, not in a container: its init containers and sidecars use the host's
-network (`--network host`), where the script's `localhost` is.
+run on this machine (not `script_runtime="container"`) is in no container: its init
+containers and sidecars use the host's network (`--network host`), where its `localhost` is.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .executors import ContainerRuntime, ProcessOutcome
 from .nodes import ERROR, FAILED
 from .values import format_value
 
-__all__ = ["PodContainers", "env_values", "first_sidecar", "has_pod_containers", "host_mounts",
+__all__ = ["PodContainers", "env_values", "first_sidecar", "has_pod_containers",
            "sidecar_container"]
 
 START_TIMEOUT = 600.0  # seconds `docker run -d` may take: it pulls the image first
@@ -53,12 +53,6 @@ def first_sidecar(template: Mapping[str, Any]) -> str | None:
         if isinstance(sidecar, dict) and sidecar.get("name"):
             return str(sidecar["name"])
     return None
-
-
-def host_mounts(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """A script's volume mounts as (host, container path): the paths it sees here."""
-    return [(str(m["mountPath"]), str(m["mountPath"])) for m in spec.get("volumeMounts") or []
-            if isinstance(m, dict) and m.get("mountPath") and os.path.isdir(m["mountPath"])]
 
 
 class PodContainers:
@@ -154,8 +148,14 @@ class PodContainers:
     def _argv(self, spec: Mapping[str, Any], container: str, *, detach: bool,
               network: str | None) -> list[str]:
         mounts = list(self.main_mounts) if spec.get("mirrorVolumeMounts") else []
-        for host, target in host_mounts(spec):
-            if (host, target) not in mounts:
+        # Its own mounts: the main container's volume at that path, else the path here.
+        pod_volumes = {target: host for host, target in self.main_mounts}
+        for mount in spec.get("volumeMounts") or []:
+            target = str(mount.get("mountPath") or "") if isinstance(mount, dict) else ""
+            host = pod_volumes.get(target.rstrip("/")) or pod_volumes.get(target)
+            if host is None and target and os.path.isdir(target):
+                host = target
+            if host is not None and (host, target) not in mounts:
                 mounts.append((host, target))
         if self.volume_dir is not None and (str(self.volume_dir),) * 2 not in mounts:
             mounts.append((str(self.volume_dir), str(self.volume_dir)))

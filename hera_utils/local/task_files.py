@@ -1,10 +1,13 @@
-"""A task attempt's own file system, where its artifacts are: `runs/<run>/fs/<task>/`.
+"""A task attempt's own file system, standing for its pod's: `runs/<run>/fs/<task>/`.
 
-Input artifacts are copied in before the task starts, at their path under this directory
-(`/tmp/in` -> `<run>/fs/<task>/tmp/in`); a script's source, args and env are rewritten to
-name them there, and a container gets each one mounted at its path. After the task, its
-output artifacts are copied from there into the run's repository (`artifacts`); the
-directory is then removed.
+A script task runs in it: its working directory is this directory (the pod's `/`, or its
+`workingDir` under it) and its HOME is `root/` in it, so what it writes there stays in the
+run. Input artifacts are copied in before the task starts, at their path under this
+directory (`/tmp/in` -> `<run>/fs/<task>/tmp/in`), and each volume mount is a directory (or
+a link to the volume's directory, see `volumes`) at its mount path; a script's source,
+args and env are rewritten to name them there, and a container gets each one mounted at
+its path. After the task, its output artifacts are copied from there into the run's
+repository (`artifacts`); the directory is then removed, as a pod's file system is.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .artifacts import LOCAL_SOURCE, STUB_MARKER, LocalRepository, key_of, location_of
 from .context import NodeError
 from .nodes import Node
+from .volumes import PodMount
 
 __all__ = ["TaskFiles"]
 
@@ -31,13 +35,19 @@ _SYSTEM_DIRECTORIES = tuple(f"/{name}/" for name in (
 class TaskFiles:
     """The input and output artifacts of one task attempt, in its own file system."""
 
-    def __init__(self, repository: LocalRepository, task: str, body: Mapping[str, Any]
-                 ) -> None:
+    def __init__(self, repository: LocalRepository, task: str, body: Mapping[str, Any],
+                 mounts: Sequence[PodMount] = ()) -> None:
         self.repository = repository
         self.task = task
         self.root = repository.files_root / task
+        self.home = self.root / "root"  # HOME, as in most images
         self.inputs = list((body.get("inputs") or {}).get("artifacts") or [])
         self.outputs = list((body.get("outputs") or {}).get("artifacts") or [])
+        self.volume_mounts = list(mounts)
+
+    def working_dir(self, spec: Mapping[str, Any]) -> Path:
+        """The task's working directory: its `workingDir` in its file system, else its `/`."""
+        return self.local_path(str(spec.get("workingDir") or "/"))
 
     def local_path(self, path: str) -> Path:
         """Where the task's file `path` is on this machine: always in its own file system
@@ -57,6 +67,9 @@ class TaskFiles:
                 mapping[path] = str(self.local_path(path))
                 outer = _outermost(path)
                 mapping[outer] = str(self.local_path(outer))
+        for mount in self.volume_mounts:
+            if mount.mount_path != "/":
+                mapping[mount.mount_path] = str(self.local_path(mount.mount_path))
         return mapping
 
     def rewrite(self, spec: dict[str, Any]) -> dict[str, Any]:
@@ -74,9 +87,21 @@ class TaskFiles:
                     spec[field], lambda text: pattern.sub(lambda m: mapping[m.group(1)], text))
         return rewritten
 
-    def materialise(self) -> None:
-        """Copy the input artifacts in; make the parent directory of each output path."""
-        self.root.mkdir(parents=True, exist_ok=True)
+    def materialise(self, spec: Mapping[str, Any] | None = None) -> None:
+        """Make the file system: HOME, the working directory of `spec`, the volumes at their
+        mount paths; copy the input artifacts in; make the parent of each output path."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        if spec is not None:
+            self.working_dir(spec).mkdir(parents=True, exist_ok=True)
+        for mount in self.volume_mounts:
+            place = self.local_path(mount.mount_path)
+            if mount.source is None:
+                place.mkdir(parents=True, exist_ok=True)
+            elif place != self.root and not place.is_symlink():
+                place.parent.mkdir(parents=True, exist_ok=True)
+                if place.is_dir():
+                    place.rmdir()  # a working directory made at the same path, still empty
+                place.symlink_to(mount.source, target_is_directory=mount.source.is_dir())
         for artifact in self.inputs:
             source = artifact.get(LOCAL_SOURCE)
             if not source or not artifact.get("path"):
@@ -96,9 +121,11 @@ class TaskFiles:
             self.local_path(os.path.dirname(outer)).mkdir(parents=True, exist_ok=True)
 
     def mounts(self) -> list[tuple[str, str]]:
-        """(host, container path) of each input artifact, for a container task."""
-        return [(str(self.local_path(str(a["path"]))), str(a["path"]))
-                for a in self.inputs if a.get(LOCAL_SOURCE) and a.get("path")]
+        """(host, container path) of each volume and input artifact, for a container task."""
+        volumes = [(str(m.source or self.local_path(m.mount_path)), m.mount_path)
+                   for m in self.volume_mounts]
+        return volumes + [(str(self.local_path(str(a["path"]))), str(a["path"]))
+                          for a in self.inputs if a.get(LOCAL_SOURCE) and a.get("path")]
 
     def container_copies(self) -> list[tuple[str, str, str]]:
         """(container path, local path, name) of each output artifact, copied out after."""

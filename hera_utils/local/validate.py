@@ -17,11 +17,12 @@ from typing import Any
 from hera_utils.errors import ConfigurationError
 
 from .artifacts import artifact_problems, template_artifact_problems
-from .container_set_rules import container_set_problems
+from .container_set_rules import container_set_problems, set_volume_mounts
 from .expr_syntax import ExprError, parse
 from .model import OTHER_KINDS, POD_KINDS, TemplateScope, WorkflowModel, template_kind
 from .names import name_problems, shown_name
 from .templating import expression_tags, tags_in
+from .volumes import volume_problems
 
 __all__ = ["uses_containers", "uses_kind", "validate_workflow"]
 
@@ -126,6 +127,9 @@ class _Validator:
                             "(they stay under runs/<workflow>/artifacts/; remove artifactGC)")
         if spec.get("archiveLogs"):
             self.notices.append("archiveLogs is ignored: the logs are in the run directory")
+        if spec.get("synchronization"):
+            self.notices.append("spec.synchronization is ignored: a local run holds no lock "
+                                "or semaphore (it is the only run)")
         if self.model.spec.get("suspend"):
             self.notices.append("spec.suspend is ignored: the local run starts right away")
 
@@ -188,14 +192,9 @@ class _Validator:
             if unsupported:
                 problems.append(f"{where}: output parameter '{parameter.get('name')}' uses "
                                 f"valueFrom.{unsupported[0]}, not supported locally (path is)")
-        # A container set's volumes are made for it: its mount paths need not exist here.
-        own_mounts = [] if template_kind(template) == "containerSet" else \
-            body.get("volumeMounts") or []
-        for mount in own_mounts:
-            path = mount.get("mountPath")
-            if path and not os.path.isdir(path) and "{{" not in path:
-                self.notices.append(f"{where}: volume mount path {path} does not exist on "
-                                    "this machine")
+        if template_kind(template) == "containerSet":  # its volumes, as a container's
+            template = {**template, "container": {"volumeMounts": set_volume_mounts(template)}}
+        problems.extend(volume_problems(template, self.model.spec, where))
 
     def _check_outputs_of_group(self, template: dict[str, Any], where: str,
                                 problems: list[str]) -> None:
@@ -303,4 +302,11 @@ def _expression_problems(template: Mapping[str, Any], where: str) -> list[str]:
             parse(tag[1:])
         except ExprError as error:
             problems.append(f"{where}: expression tag {{{{{tag}}}}} does not parse: {error}")
+    expression = (template.get("retryStrategy") or {}).get("expression")
+    if isinstance(expression, str) and "{{" not in expression:
+        try:
+            parse(expression)
+        except ExprError as error:
+            problems.append(f"{where}: retryStrategy.expression {expression!r} does not "
+                            f"parse: {error}")
     return problems

@@ -48,7 +48,9 @@ def running(name):
 
 def mounted(word, mounts):
     for host, target in mounts:
-        word = re.sub(re.escape(target.rstrip("/")) + r"(?=/|$|[\\s'\\";])", host, word)
+        # the path, whole (not inside a longer path), as the container's file system has it
+        word = re.sub(r"(?<![\\w./-])" + re.escape(target.rstrip("/")) + r"(?=/|$|[\\s'\\";])",
+                      lambda _: host, word)
     return word
 
 
@@ -69,7 +71,7 @@ def parse(args):
         elif flag == "--name":
             spec["name"] = value
         elif flag == "-v":
-            host, _, target = value.partition(":")
+            host, target = value.rsplit(":", 1)
             spec["mounts"].append([host, target])
         elif flag == "--network":
             spec["network"] = value
@@ -203,7 +205,6 @@ def bin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         found = shutil.which(tool)
         if found:
             (directory / tool).symlink_to(found)
-    (directory / "python3").symlink_to(sys.executable)
     monkeypatch.setenv("PATH", str(directory))
     monkeypatch.setenv("FAKE_DOCKER_CALLS", str(tmp_path / "docker-calls.jsonl"))
     assert shutil.which("docker") is None and shutil.which("podman") is None

@@ -26,9 +26,11 @@ def test_a_script_run_by_sh_c_is_staged_executable(run) -> None:
     assert result.task("argo-like").result == "from sh"
 
 
-def test_an_empty_retry_strategy_retries_until_success(run) -> None:
+def test_an_empty_retry_strategy_retries_until_success(run, tmp_path) -> None:
     # retry-container-to-completion.yaml: `retryStrategy: {}` has no limit.
-    counting = ("import os, sys\nn = int(open('n').read()) if os.path.exists('n') else 0\n"
+    # The count is kept outside the attempt's own file system, which each retry gets anew.
+    counting = (f"import os, sys\nos.chdir({str(tmp_path)!r})\n"
+                "n = int(open('n').read()) if os.path.exists('n') else 0\n"
                 "open('n', 'w').write(str(n + 1))\nsys.exit(0 if n >= 3 else 1)")
     result = run(wf([script("main", counting, retryStrategy={})]))
     assert result.succeeded, result.message
@@ -206,9 +208,11 @@ def test_a_templates_own_fail_fast_stops_its_waiting_children_with_argos_message
     assert {phases["step(1:0)"], phases["step(2:0)"]} == {"Skipped"}
 
 
-def test_a_retry_expression_decides_whether_to_retry(run) -> None:
+def test_a_retry_expression_decides_whether_to_retry(run, tmp_path) -> None:
     # retry-conditional.yaml: retry while the last exit code is above 1.
-    counting = ("import os, sys\nn = int(open('n').read()) if os.path.exists('n') else 0\n"
+    # The count is kept outside the attempt's own file system, which each retry gets anew.
+    counting = (f"import os, sys\nos.chdir({str(tmp_path)!r})\n"
+                "n = int(open('n').read()) if os.path.exists('n') else 0\n"
                 "open('n', 'w').write(str(n + 1))\nsys.exit(2 if n < 2 else 1)")
     retry = {"limit": "10", "expression": 'asInt(lastRetry.exitCode) > 1 && '
              'lastRetry.status != "Error" && asInt(lastRetry.duration) < 120'}
@@ -226,3 +230,85 @@ def test_a_missing_executable_is_named_as_the_container_runtime_names_it(run) ->
     assert result.phase == "Error"
     assert result.task("argo-like").message == (
         'exec: "no-such-interpreter-here": executable file not found in $PATH')
+
+
+MOUNT = "/mnt/hera-utils-local-vol"  # not a path of this machine
+
+
+def _volume_steps(**spec) -> dict:
+    # volumes-pvc.yaml / volumes-emptydir.yaml: one step writes the volume, the next reads it.
+    mounts = [{"name": "workdir", "mountPath": MOUNT}]
+    write = {"name": "write", "script": {**PY, "volumeMounts": mounts, "source": (
+        f"import os\nos.makedirs('{MOUNT}/out', exist_ok=True)\n"
+        f"with open('{MOUNT}/out/log', 'a') as f:\n    f.write('hello\\n')")}}
+    read = {"name": "read", "script": {**PY, "volumeMounts": mounts,
+                                       "source": f"print(open('{MOUNT}/out/log').read().strip())"}}
+    steps = {"name": "main", "steps": [[{"name": "write", "template": "write"}],
+                                       [{"name": "read", "template": "read"}]]}
+    return wf([steps, write, read], **spec)
+
+
+def test_a_claim_template_volume_is_shared_by_the_runs_tasks(run) -> None:
+    claim = {"metadata": {"name": "workdir"}, "spec": {"accessModes": ["ReadWriteOnce"]}}
+    result = run(_volume_steps(volumeClaimTemplates=[claim]))
+    assert result.succeeded, result.message
+    assert result.task("read").result == "hello"
+    assert (result.run_dir / "volumes" / "workdir" / "out" / "log").read_text() == "hello\n"
+    assert not __import__("os").path.exists(MOUNT)
+
+
+def test_an_existing_claim_outlives_the_run(run) -> None:
+    volumes = [{"name": "workdir", "persistentVolumeClaim": {"claimName": "my-existing"}}]
+    run(_volume_steps(volumes=volumes))
+    second = run(_volume_steps(volumes=volumes))
+    assert second.succeeded, second.message
+    assert second.task("read").result == "hello\nhello"
+    assert (second.run_dir.parent / "claims" / "my-existing" / "out" / "log").is_file()
+
+
+def test_an_empty_dir_belongs_to_one_pod(run) -> None:
+    result = run(_volume_steps(volumes=[{"name": "workdir", "emptyDir": {}}]))
+    assert result.phase == "Failed"  # the reading pod has an empty directory of its own
+    assert "No such file or directory" in result.task("read").log.read_text()
+    assert result.task("write").phase == "Succeeded"
+
+
+def test_a_volume_whose_content_is_the_clusters_is_refused(run) -> None:
+    from hera_utils.errors import ConfigurationError
+
+    volumes = [{"name": "workdir", "configMap": {"name": "settings"}}]
+    with pytest.raises(ConfigurationError, match=r"mounts volume 'workdir' \(configMap\)"):
+        run(_volume_steps(volumes=volumes))
+
+
+def test_a_retry_expression_that_does_not_parse_is_refused_before_the_run(run) -> None:
+    from hera_utils.errors import ConfigurationError
+
+    retry = {"limit": 2, "expression": "lastRetry.exitCode >"}
+    with pytest.raises(ConfigurationError, match=r"retryStrategy.expression .* does not parse"):
+        run(wf([script("main", "print(1)", retryStrategy=retry)]))
+
+
+def test_a_consumer_failing_on_a_stubs_empty_output_is_told_the_producer_was_stubbed(run):
+    dag = {"name": "main", "dag": {"tasks": [
+        {"name": "count", "template": "count"},
+        {"name": "use", "template": "use", "depends": "count", "arguments": {"parameters": [
+            {"name": "n", "value": "{{tasks.count.outputs.result}}"}]}}]}}
+    use = script("use", "print(int('{{inputs.parameters.n}}') + 1)",
+                 inputs={"parameters": [{"name": "n"}]})
+    count = {"name": "count", "container": {"image": "alpine", "command": ["sh", "-c"],
+                                            "args": ["echo 41"]}}
+    result = run(wf([dag, count, use]), stub_containers=True)
+    assert result.phase == "Failed"
+    assert "use ran after stubbed container task(s) count, whose outputs are empty" in \
+        result.message
+
+
+def test_workflow_synchronization_is_ignored_with_a_notice(tmp_path, capsys) -> None:
+    from hera_utils.local import run_locally
+
+    workflow = wf([script("main", "print(1)")],
+                  synchronization={"mutex": {"name": "one-at-a-time"}})
+    result = run_locally(workflow, runs_dir=tmp_path, progress="plain")
+    assert result.succeeded
+    assert "spec.synchronization is ignored" in capsys.readouterr().out

@@ -34,15 +34,37 @@ def test_tasks_see_their_env_the_volume_dir_and_import_from_the_work_dir(run, tm
     (tmp_path / "experiment_helpers.py").write_text("VALUE = 'imported'\n")
     template = _script("show", "import os, experiment_helpers\n"
                                "print(os.environ['MODE'], os.environ['HERA_UTILS_VOLUME_DIR'],"
-                               " experiment_helpers.VALUE, os.getcwd())")
+                               " experiment_helpers.VALUE)")
     template["script"]["env"] = [{"name": "MODE", "value": "fast"}]
     volume = tmp_path / "local-volume"
 
     result = run(_workflow([{"name": "show", "template": "show"}], template),
                  volume_dir=volume)
 
-    assert result.task("show").result == f"fast {volume} imported {tmp_path}"
+    assert result.task("show").result == f"fast {volume} imported"
     assert volume.is_dir()
+
+
+def test_a_script_works_in_its_own_directory_and_home_under_the_run(run, tmp_path, monkeypatch):
+    home = tmp_path / "user-home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    template = _script("show", "import os, pathlib\n"
+                               "pathlib.Path('here.txt').write_text('x')\n"
+                               "pathlib.Path('~/.settings').expanduser().write_text('x')\n"
+                               "print(os.getcwd(), os.environ['HOME'],"
+                               " os.environ['XDG_CONFIG_HOME'])")
+
+    result = run(_workflow([{"name": "show", "template": "show"}], template))
+
+    assert result.succeeded, result.message
+    cwd, task_home, config = result.task("show").result.split()
+    task_root = result.run_dir / "fs" / "show"
+    assert (cwd, task_home, config) == (str(task_root), str(task_root / "root"),
+                                        str(task_root / "root" / ".config"))
+    assert list(home.iterdir()) == [] and list(tmp_path.glob("here.txt")) == []
+    assert not task_root.exists()  # removed with the task, as a pod's file system is
 
 
 def test_a_bash_script_runs_with_bash_and_its_args(run):

@@ -50,6 +50,7 @@ def _run_names(tmp_path: Path) -> list[str]:
 
 @pytest.fixture
 def docker(bin_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (bin_dir / "python3").symlink_to(sys.executable)  # what the images' commands name
     return install_fake_docker(bin_dir, monkeypatch)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from localrun_helpers import WORKFLOWS, phases
 from hera_utils.local import executors
 
 __all__ = ["bin_dir"]  # a fixture of the tests below
+
 
 def _install_fake_docker(bin_dir: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> Path:
     return install_fake_docker(bin_dir, monkeypatch, mode)
@@ -129,3 +131,58 @@ def test_a_container_that_signals_itself_ends_as_under_argos_executor(
     assert result.phase == "Failed"
     assert result.task("self-signal").exit_code == 143
     assert result.task("self-signal").message == "Error (exit code 143)"
+
+
+def test_a_containers_volume_is_a_run_directory_mounted_at_its_path(
+        run, bin_dir, monkeypatch, tmp_path):
+    # volumes-pvc.yaml: the mount path need not exist here; the claim is the run's directory.
+    _install_fake_docker(bin_dir, monkeypatch, mode="ok")
+    workflow = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+                "metadata": {"name": "claimed"},
+                "spec": {"entrypoint": "main",
+                         "volumeClaimTemplates": [{"metadata": {"name": "workdir"}}],
+                         "templates": [{"name": "main", "container": {
+                             "image": "alpine", "command": ["sh", "-c", "exit 0"],
+                             "volumeMounts": [{"name": "workdir",
+                                               "mountPath": "/mnt/nowhere-here"}]}}]}}
+
+    result = run(workflow)
+
+    assert result.succeeded, result.message
+    run_call = next(call for call in _calls(tmp_path) if call[0] == "run")
+    claim = result.run_dir / "volumes" / "workdir"
+    assert run_call[run_call.index("-v") + 1] == f"{claim}:/mnt/nowhere-here"
+    assert claim.is_dir()
+
+
+def test_in_containers_a_script_runs_in_its_image_staged_as_argo_stages_it(
+        run, bin_dir, monkeypatch, tmp_path):
+    _install_fake_docker(bin_dir, monkeypatch, mode="ok")
+    (bin_dir / "python3").symlink_to(sys.executable)
+    workflow = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+                "metadata": {"name": "imaged"},
+                "spec": {"entrypoint": "main", "templates": [{"name": "main", "script": {
+                    "image": "python:3.12", "command": ["python3"], "args": ["-u"],
+                    "source": "import sys\nprint('in', sys.argv[0].rsplit('/', 1)[-1])"}}]}}
+
+    result = run(workflow, script_runtime="container")
+
+    assert result.succeeded, result.message
+    run_call = next(call for call in _calls(tmp_path) if call[0] == "run")
+    entry = run_call.index("--entrypoint")
+    assert run_call[entry + 1:] == ["python3", "python:3.12", "-u", "/argo/staging/script"]
+    script = next(value for value in run_call if value.endswith(":/argo/staging/script"))
+    assert Path(script.rsplit(":", 1)[0]).read_text().startswith("import sys")
+    assert result.task("imaged").result.startswith("in main-")
+
+
+def test_in_containers_without_a_runtime_a_script_is_not_runnable(run, bin_dir):
+    workflow = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+                "metadata": {"name": "imaged"},
+                "spec": {"entrypoint": "main", "templates": [{"name": "main", "script": {
+                    "image": "python:3.12", "command": ["python"], "source": "print(1)"}}]}}
+
+    result = run(workflow, script_runtime="container")
+
+    assert result.phase == "Error"
+    assert result.message.startswith("not runnable here: a script task in its image")

@@ -11,14 +11,17 @@ import pytest
 from hera_utils.errors import ConfigurationError
 
 # One line appended per run of a task (appends are atomic: tasks run at once).
-COUNT = "import sys\nwith open('{name}.count', 'a') as f:\n    f.write('ran\\n')\n"
+# Kept in the test's directory (a task's working directory is its own, as a pod's is).
+COUNT = ("import sys\nwith open({directory!r} + '/{name}.count', 'a') as f:\n"
+         "    f.write('ran\\n')\n")
 
 
-def workflow() -> dict:
+def workflow(directory: Path) -> dict:
     """prepare -> [train(x=1), train(x=2)] -> report; train fails while `broken` exists."""
     def script(name: str, body: str, inputs: list[str] = ()) -> dict:
+        source = COUNT.format(name=name, directory=str(directory)) + body
         template = {"name": name, "script": {"image": "python:3.12", "command": ["python"],
-                                             "source": COUNT.format(name=name) + body}}
+                                             "source": source}}
         if inputs:
             template["inputs"] = {"parameters": [{"name": i} for i in inputs]}
         return template
@@ -38,7 +41,8 @@ def workflow() -> dict:
             ]}},
             script("prepare", "print(42)"),
             script("train", "import os\n"
-                   "if os.path.exists('broken') and '{{inputs.parameters.x}}' == '2':\n"
+                   f"if os.path.exists({str(directory / 'broken')!r})"
+                   " and '{{inputs.parameters.x}}' == '2':\n"
                    "    sys.exit('no data for 2')\n"
                    "print('{{inputs.parameters.seed}}-{{inputs.parameters.x}}')",
                    ["x", "seed"]),
@@ -53,12 +57,12 @@ def counts(tmp_path: Path) -> dict[str, int]:
 
 def test_a_retried_run_reruns_only_what_did_not_succeed(run, tmp_path) -> None:
     (tmp_path / "broken").touch()
-    first = run(workflow())
+    first = run(workflow(tmp_path))
     assert not first.succeeded
     assert counts(tmp_path) == {"prepare": 1, "train": 2}
     (tmp_path / "broken").unlink()
 
-    second = run(workflow(), reuse=first.run_dir)
+    second = run(workflow(tmp_path), reuse=first.run_dir)
 
     assert second.succeeded, second.message
     assert counts(tmp_path) == {"prepare": 1, "train": 3, "report": 1}
@@ -72,8 +76,8 @@ def test_a_retried_run_reruns_only_what_did_not_succeed(run, tmp_path) -> None:
 
 def test_a_task_whose_inputs_changed_runs_again(run, tmp_path) -> None:
     (tmp_path / "broken").touch()
-    first = run(workflow())
-    changed = workflow()
+    first = run(workflow(tmp_path))
+    changed = workflow(tmp_path)
     arguments = changed["spec"]["templates"][0]["dag"]["tasks"][1]["arguments"]
     arguments["parameters"][1]["value"] = "{{tasks.prepare.outputs.result}}0"
     (tmp_path / "broken").unlink()
@@ -86,5 +90,5 @@ def test_a_task_whose_inputs_changed_runs_again(run, tmp_path) -> None:
 
 def test_reusing_a_directory_without_a_summary_is_refused_before_running(run, tmp_path) -> None:
     with pytest.raises(ConfigurationError, match=r"its summary\.json cannot be read"):
-        run(workflow(), reuse=tmp_path / "nowhere")
+        run(workflow(tmp_path), reuse=tmp_path / "nowhere")
     assert counts(tmp_path) == {}

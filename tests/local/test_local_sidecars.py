@@ -59,6 +59,7 @@ def _name(call: list[str]) -> str:
 
 @pytest.fixture
 def docker(bin_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (bin_dir / "python3").symlink_to(sys.executable)  # what the images' commands name
     return install_fake_docker(bin_dir, monkeypatch)
 
 
@@ -139,27 +140,25 @@ def test_a_script_with_a_sidecar_reaches_it_on_the_host_network(run, docker, tmp
 
 
 def test_init_containers_run_in_order_before_the_main_container(run, docker, tmp_path):
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    mounts = [{"name": "work", "mountPath": str(shared)}]
+    mounts = [{"name": "work", "mountPath": "/work-area"}]
     workflow = _workflow("init-order", {
-        "container": {"image": "alpine", "command": ["cat", f"{shared}/steps"],
+        "container": {"image": "alpine", "command": ["cat", "/work-area/steps"],
                       "volumeMounts": mounts},
         "volumes": [{"name": "work", "emptyDir": {}}],
         "initContainers": [
             {"name": "first", "image": "alpine", "mirrorVolumeMounts": True,
-             "command": ["sh", "-c", f"echo first >> {shared}/steps"]},
+             "command": ["sh", "-c", "echo first >> /work-area/steps"]},
             {"name": "second", "image": "alpine", "volumeMounts": mounts,
-             "command": ["sh", "-c", f"echo second >> {shared}/steps"]}]})
+             "command": ["sh", "-c", "echo second >> /work-area/steps"]}]})
 
     result = run(workflow)
 
     assert result.phase == "Succeeded", result.message
     assert result.task("init-order").result == "first\nsecond"
-    names = [_name(call) for call in _runs(docker_calls(tmp_path))]
-    assert names[0].endswith("-first") and names[1].endswith("-second") and len(names) == 3
-    first = _runs(docker_calls(tmp_path))[0]
-    assert f"{shared}:{shared}" in first  # mirrorVolumeMounts: the main container's mounts
+    first, second, main = _runs(docker_calls(tmp_path))
+    assert _name(first).endswith("-first") and _name(second).endswith("-second")
+    volume = next(word for word in main if word.endswith(":/work-area"))
+    assert volume in first and volume in second  # the pod's volume, theirs too
 
 
 def test_a_failing_init_container_fails_the_pod_before_anything_else_runs(run, docker,
@@ -216,3 +215,17 @@ def test_a_sidecar_needs_a_name_and_an_image(run, bin_dir):
 
     assert "sidecars[0] needs a name" in raised.value.message
     assert "initContainers[0] (setup) needs an image" in raised.value.message
+
+
+def test_in_containers_a_scripts_sidecar_shares_the_scripts_container_network(
+        run, docker, tmp_path):
+    workflow = _workflow("imaged-sidecar", {
+        "script": {"image": "python:3", "command": ["python3"], "source": "print('ok')"},
+        "sidecars": [{"name": "web", "image": "alpine", "command": ["sleep", "600"]}]})
+
+    result = run(workflow, script_runtime="container")
+
+    assert result.phase == "Succeeded", result.message
+    sidecar, main = _runs(docker_calls(tmp_path))
+    assert "--network" not in sidecar
+    assert main[main.index("--network") + 1] == f"container:{_name(sidecar)}"

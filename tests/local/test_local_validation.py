@@ -126,13 +126,16 @@ def test_secret_environment_must_be_provided_by_this_machine(tmp_path, monkeypat
     assert result.succeeded
 
 
-def test_unknown_workflow_parameters_are_refused(tmp_path):
-    workflow = _workflow(_dag({"name": "t", "template": "say"}), SAY,
+def test_an_undeclared_workflow_parameter_is_added_as_argo_submit_p_adds_it(tmp_path):
+    say = {"name": "say", "script": {"image": "python:3.12", "command": ["python"],
+                                     "source": "print('{{workflow.parameters.sise}}')"}}
+    workflow = _workflow(_dag({"name": "t", "template": "say"}), say,
                          arguments=[{"name": "size", "value": "1"}])
 
-    message = _refused(tmp_path, workflow, parameters={"sise": 2})
+    result = run_locally(workflow, runs_dir=tmp_path, progress="quiet", parameters={"sise": 2})
 
-    assert message == "unknown workflow parameter(s) sise"
+    assert result.succeeded, result.message
+    assert result.task("t").result == "2"
 
 
 def test_a_parameter_outside_its_enum_is_refused(tmp_path):

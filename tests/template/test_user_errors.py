@@ -167,7 +167,8 @@ def test_local_retry_reruns_only_the_tasks_that_did_not_succeed(project: Path) -
     workflow = project / "workflow.py"
     edit(workflow, "    os.makedirs(output_dir, exist_ok=True)\n",
          "    os.makedirs(output_dir, exist_ok=True)\n"
-         '    if borough == "VILLEURBANNE" and os.path.exists("broken"):\n'
+         # Absolute: a task's working directory is its own, as a pod's is.
+         f'    if borough == "VILLEURBANNE" and os.path.exists({str(project / "broken")!r}):\n'
          '        raise ValueError(f"no data for {borough}")\n')
     (project / "broken").touch()
     earlier = {p.parent.resolve() for p in project.glob("runs/*/summary.json")}

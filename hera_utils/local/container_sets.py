@@ -12,9 +12,8 @@ mounted in it, output parameters and artifacts are read from a shared volume or 
 of it. A failed container fails the node with its message (`<name>: Error (exit code N)`),
 the first by name as the kubelet lists a pod's containers.
 
-Volumes stand for the pod's: an `emptyDir` is a directory of the node under
-`runs/<run>/volumes/`, a `hostPath` its path, any other volume the mount path if it exists
-on this machine, else a directory of the run under `runs/<run>/volumes/` shared by its tasks.
+Volumes are the local directories `volumes` gives a container template's, an `emptyDir` a
+directory of the attempt's own file system; the set's containers all mount them.
 """
 
 from __future__ import annotations
@@ -38,6 +37,7 @@ from .nodes import ERROR, FAILED, RUNNING, Node
 from .sidecars import env_values
 from .task_files import TaskFiles
 from .values import duration_seconds, min_positive_seconds, parse_integer
+from .volumes import pod_mounts
 
 __all__ = ["ContainerSet", "run_container_set"]
 
@@ -60,7 +60,8 @@ class ContainerSet:
     """One attempt of a container set template: its containers, volumes and outputs."""
 
     def __init__(self, runtime: ContainerRuntime, body: Mapping[str, Any], *, pod: str,
-                 launch: Launch, run_dir: Path, node_dir: str, workflow_spec: Mapping[str, Any],
+                 launch: Launch, run_dir: Path, node_dir: str, files_root: Path,
+                 workflow_spec: Mapping[str, Any],
                  volume_dir: Path | None, input_mounts: Sequence[tuple[str, str]],
                  log_path: Callable[[str], Path]) -> None:
         self.runtime = runtime
@@ -68,13 +69,11 @@ class ContainerSet:
         self.launch = launch
         self.run_dir = run_dir
         spec = body.get("containerSet") or {}
-        volumes = {str(v.get("name")): v for v in [*(workflow_spec.get("volumes") or []),
-                                                   *(body.get("volumes") or [])]
-                   if isinstance(v, dict)}
-        self._volumes = volumes
+        self.workflow_spec = workflow_spec
+        self.volume_dir = volume_dir
+        self.files_root = files_root
         self._node_dir = node_dir
         self.set_mounts = self._host_mounts(spec.get("volumeMounts") or [])
-        self.volume_dir = volume_dir
         self.input_mounts = list(input_mounts)
         retry = spec.get("retryStrategy") or {}
         self.retries = parse_integer(retry.get("retries", 0)) or 0
@@ -89,25 +88,15 @@ class ContainerSet:
     # ------------------------------------------------------------------ volumes
 
     def _host_mounts(self, mounts: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
-        """(host directory, mount path) of each mount, the host directory made."""
+        """(local directory, mount path) of each mount, as for a container (`volumes`); an
+        emptyDir is a directory of the attempt's own file system."""
         found = []
-        for mount in mounts:
-            target = str(mount.get("mountPath") or "")
-            if not target:
-                continue
-            volume = self._volumes.get(str(mount.get("name"))) or {}
-            if "emptyDir" in volume:
-                host = self.run_dir / "volumes" / self._node_dir / str(mount.get("name"))
-            elif "hostPath" in volume:
-                host = Path(str((volume["hostPath"] or {}).get("path") or target))
-            elif os.path.isdir(target):
-                host = Path(target)
-            else:
-                host = self.run_dir / "volumes" / str(mount.get("name"))
-            if mount.get("subPath"):
-                host = host / str(mount["subPath"])
+        for mount in pod_mounts({"volumeMounts": list(mounts)}, self.body, self.workflow_spec,
+                                self.run_dir, self.volume_dir):
+            host = mount.source if mount.source is not None else \
+                self.files_root / mount.mount_path.lstrip("/")
             host.mkdir(parents=True, exist_ok=True)
-            found.append((str(host), target))
+            found.append((str(host), mount.mount_path))
         return found
 
     def _mounts_of(self, container: _Container) -> list[tuple[str, str]]:
@@ -229,7 +218,8 @@ class ContainerSet:
             on_volume = self._on_volume(path)
             Path(local).parent.mkdir(parents=True, exist_ok=True)
             if on_volume is not None:
-                _copy(Path(on_volume), Path(local))
+                if os.path.realpath(on_volume) != os.path.realpath(local):
+                    _copy(Path(on_volume), Path(local))
             elif main is not None:
                 await executors.copy_from_container(self.runtime, main.docker_name, path, local)
 
@@ -239,8 +229,8 @@ class ContainerSet:
                                for c in self.containers))
 
     def clean(self) -> None:
-        """Remove the node's own volumes (its emptyDirs), once its outputs are read."""
-        shutil.rmtree(self.run_dir / "volumes" / self._node_dir, ignore_errors=True)
+        """Remove the attempt's own file system (its emptyDirs), once its outputs are read."""
+        shutil.rmtree(self.files_root, ignore_errors=True)
 
 
 def _copy(source: Path, target: Path) -> None:
@@ -268,6 +258,7 @@ async def run_container_set(op: Operator, node: Node, body: Mapping[str, Any], l
             op.options.runtime, body, launch=launch, run_dir=op.options.run_dir,
             pod=f"hera-local-{op.options.run_id[:8]}-{op.pod_name(node)}",
             node_dir=log_path.stem, workflow_spec=op.model.spec,
+            files_root=files.root if files else op.options.run_dir / "fs" / log_path.stem,
             volume_dir=op.options.volume_dir, input_mounts=files.mounts() if files else (),
             log_path=log_path_of)
     except (NodeError, OSError) as error:

@@ -72,8 +72,8 @@ def test_a_graph_of_containers_runs_in_dependency_order_on_a_shared_volume(run, 
     assert task.result == "done"  # main's stdout
     names = _run_names(tmp_path)
     assert names[0] == "a" and names[-1] == "main"
-    # the emptyDir stood for by a directory of the node, removed after the task
-    assert not any((result.run_dir / "volumes").glob("*/workspace"))
+    # the emptyDir: a directory of the task's own file system, removed after it
+    assert not list((result.run_dir / "fs").glob("*/workspace"))
 
 
 def test_the_result_of_main_reaches_the_next_task(run, docker):

@@ -43,7 +43,7 @@ from .nodes import (
     utc_now,
 )
 from .parameters import ParameterProblem, hook_arguments, resolve_parameters
-from .pods import PodRunner, run_suspend
+from .pods import PodRunner, run_suspend, stub_note
 from .progress import Progress
 from .reaper import become_subreaper, stop_escaped
 from .retries import execute_with_retries
@@ -182,19 +182,7 @@ class WorkflowOperator:
             message = f"{cause.display_name}: {cause.message}"
         else:
             message = f"{cause.display_name} {cause.phase.lower()}"
-        return phase, "; ".join([message, *self._stub_note(cause), *self.run_notes])
-
-    def _stub_note(self, cause: Node | None) -> list[str]:
-        """Say that the failed task ran after stubbed ones: their empty outputs may be why."""
-        if cause is None or cause.stubbed or cause.started_at is None:
-            return []
-        before = [node.display_name for node in self.nodes if node.stubbed
-                  and node.finished_at is not None and node.finished_at <= cause.started_at]
-        if not before:
-            return []
-        return [f"{cause.display_name} ran after stubbed container task(s) "
-                f"{', '.join(before)}, whose outputs are empty (stub_containers): an empty "
-                "input may be why it failed"]
+        return phase, "; ".join([message, *stub_note(self.nodes, cause), *self.run_notes])
 
     def _first_failure(self) -> Node | None:
         """The task that failed first: the root cause a workflow's message should name."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +197,19 @@ class PodRunner:
         self.op.global_scope.update(published_globals(outputs, node))
         self.op.global_scope.update(published_artifacts(body, node))
         self.op.finished(node, was="none")
+
+
+def stub_note(nodes: Iterable[Node], cause: Node | None) -> list[str]:
+    """Say that the failed task ran after stubbed ones: their empty outputs may be why."""
+    if cause is None or cause.stubbed or cause.started_at is None:
+        return []
+    before = [node.display_name for node in nodes if node.stubbed
+              and node.finished_at is not None and node.finished_at <= cause.started_at]
+    if not before:
+        return []
+    return [f"{cause.display_name} ran after stubbed container task(s) "
+            f"{', '.join(before)}, whose outputs are empty (stub_containers): an empty "
+            "input may be why it failed"]
 
 
 def _collect_outputs(node: Node, outputs: list[dict[str, Any]], launch: Launch) -> list[str]:

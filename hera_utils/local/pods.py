@@ -24,7 +24,7 @@ from .reuse import apply as apply_reused
 from .reuse import reuse_for
 from .scope import published_globals
 from .task_files import TaskFiles
-from .values import duration_seconds, format_value, min_positive_seconds
+from .values import duration_seconds, format_value, min_positive_seconds, truthy
 
 __all__ = ["PodRunner", "run_suspend"]
 
@@ -86,7 +86,8 @@ class PodRunner:
             node.finish(ERROR, outcome.start_error)
         elif outcome.timed_out:
             node.finish(FAILED, DEADLINE_MESSAGE)
-        elif outcome.exit_code != 0:
+        elif outcome.exit_code != 0 or truthy(body.get("daemon")):
+            # Argo fails a daemon whose pod succeeds too: it was to run until stopped.
             node.finish(FAILED, f"Error (exit code {outcome.exit_code})")
         elif problems:
             # Argo's wait container fails to save the outputs: the node errors.
@@ -151,7 +152,10 @@ class PodRunner:
         except asyncio.CancelledError:
             if kind == "container" and state == "running":
                 await self._remove(launch)
-            node.finish(FAILED, self.op.stop_message)
+            if node.daemoned and not self.op.stop_message:
+                node.finish(SUCCEEDED)  # its scope ended (`daemons`, killDaemonedChildren)
+            else:
+                node.finish(FAILED, self.op.stop_message)
             self.op.finished(node, was=state)
             raise
         if kind == "container":

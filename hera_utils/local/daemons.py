@@ -1,0 +1,94 @@
+"""Daemon tasks and steps (`daemon: true`): kept running until their scope ends.
+
+As in Argo's controller, a daemon's node is `Running` and daemoned once its process runs,
+so that the tasks after it start (a bare `depends` name accepts `Daemoned`) and see its
+`{{tasks.X.ip}}` or `{{steps.X.ip}}`. Every process of a local run shares this machine's
+network, so that address is the loopback one, 127.0.0.1. When the DAG or steps node that
+started the daemon ends, the daemon is stopped as other stops are (SIGTERM, a grace
+period, SIGKILL) and its node Succeeded (operator.go, `killDaemonedChildren`). A daemon
+that exits by itself before that has failed: a daemon is meant to run until stopped.
+
+Readiness probes are not run: a daemon counts as ready once its process has started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+from .nodes import Node
+
+__all__ = ["LOOPBACK", "Daemons"]
+
+LOOPBACK = "127.0.0.1"
+
+
+class Daemons:
+    """The daemons of one run, by the DAG or steps node (scope) that started them."""
+
+    def __init__(self) -> None:
+        self._by_scope: dict[int, list[asyncio.Future[Any]]] = {}
+
+    async def run(self, node: Node, attempt: Coroutine[Any, Any, None]) -> None:
+        """Run a daemon's attempt as node `node`; return once it runs (or has ended)."""
+        loop = asyncio.get_running_loop()
+        running: asyncio.Future[None] = loop.create_future()
+        node.pod_ip = LOOPBACK
+        if node.attempt_of is not None:
+            node.attempt_of.pod_ip = LOOPBACK
+        earlier = node.on_start
+
+        def started(started_node: Node) -> None:
+            if earlier is not None:
+                earlier(started_node)
+            if not running.done():
+                running.set_result(None)
+
+        node.on_start = started
+        task = asyncio.ensure_future(attempt)
+        try:
+            await asyncio.wait({task, running}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            await _stop(task)
+            raise
+        finally:
+            running.cancel()
+        if task.done():
+            task.result()  # an attempt that ended already (a stub, an error): nothing kept
+            return
+        nodes = [node] if node.attempt_of is None else [node, node.attempt_of]
+        for daemon_node in nodes:
+            daemon_node.daemoned = True
+
+        def ended(_: asyncio.Future[Any]) -> None:
+            for daemon_node in nodes:
+                daemon_node.daemoned = False
+
+        task.add_done_callback(ended)
+        self._by_scope.setdefault(_key(node.boundary), []).append(task)
+
+    async def stop(self, scope: Node | None) -> None:
+        """Stop the daemons that scope `scope` started (its node has ended)."""
+        for task in self._by_scope.pop(_key(scope), []):
+            await _stop(task)
+
+    async def stop_all(self) -> None:
+        """Stop every daemon still running (the run is over)."""
+        while self._by_scope:
+            _, tasks = self._by_scope.popitem()
+            for task in tasks:
+                await _stop(task)
+
+
+def _key(scope: Node | None) -> int:
+    return 0 if scope is None else id(scope)
+
+
+async def _stop(task: asyncio.Future[Any]) -> None:
+    """Cancel a daemon's attempt: its process is stopped, its node finished (`pods`)."""
+    task.cancel()
+    # `wait`, not `await task`: a cancellation of the caller itself still reaches it.
+    await asyncio.wait({task})
+    if not task.cancelled():
+        task.exception()  # retrieved, so that an attempt's failure is not reported twice

@@ -64,6 +64,8 @@ class Daemons:
         def ended(_: asyncio.Future[Any]) -> None:
             for daemon_node in nodes:
                 daemon_node.daemoned = False
+            if node.attempt_of is not None and node.fulfilled:
+                node.attempt_of.finish(node.phase, node.message)  # its Retry node ends too
 
         task.add_done_callback(ended)
         self._by_scope.setdefault(_key(node.boundary), []).append(task)

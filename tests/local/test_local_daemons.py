@@ -141,3 +141,18 @@ def test_only_a_pod_template_can_be_a_daemon(run) -> None:
     main = {"name": "main", "steps": [[{"name": "inner", "template": "inner"}]]}
     with pytest.raises(ConfigurationError, match="only a script or container template"):
         run(wf([main, inner, script("a", "print(1)")]))
+
+
+def test_a_retried_daemon_ends_with_its_retry_node(run, tmp_path) -> None:
+    # dag-daemon-retry-strategy.yaml: the Retry node is the task, daemoned as its attempt.
+    port, stopped = free_port(), tmp_path / "stopped"
+    retried = {**server(port, stopped), "retryStrategy": {"limit": 2}}
+    dag = {"name": "main", "dag": {"tasks": [
+        {"name": "server", "template": "server"},
+        {"name": "client", "template": "client", "depends": "server",
+         "arguments": {"parameters": [{"name": "ip", "value": "{{tasks.server.ip}}"}]}}]}}
+    result = run(wf([dag, retried, client(port)]))
+    assert result.succeeded, result.message
+    assert result.task("client").result == "pong"
+    server_task = result.task("server")
+    assert (server_task.phase, server_task.attempts) == ("Succeeded", 1)

@@ -9,6 +9,9 @@ period, SIGKILL) and its node Succeeded (operator.go, `killDaemonedChildren`). A
 that exits by itself before that has failed: a daemon is meant to run until stopped.
 
 Readiness probes are not run: a daemon counts as ready once its process has started.
+A daemon takes none of the run's slots of parallelism (its node's `pod_ip`, set before it
+starts, tells `pods` so): it mostly waits, and holding a slot until its scope ends would
+leave the tasks it serves none on a machine of few cores.
 """
 
 from __future__ import annotations

@@ -137,8 +137,9 @@ class PodRunner:
                             f"tasks writing their outputs to {path} take turns here (on Argo "
                             "each pod has its own file system)")
                     await stack.enter_async_context(lock)
-                await self.op.slots.acquire()
-                stack.callback(self.op.slots.release)
+                if node.pod_ip is None:  # a daemon (`daemons`) waits mostly: it takes no slot
+                    await self.op.slots.acquire()
+                    stack.callback(self.op.slots.release)
                 launch.snapshot_outputs()
                 node.start(RUNNING)
                 self.op.progress.task_running(node)

@@ -156,3 +156,16 @@ def test_a_retried_daemon_ends_with_its_retry_node(run, tmp_path) -> None:
     assert result.task("client").result == "pong"
     server_task = result.task("server")
     assert (server_task.phase, server_task.attempts) == ("Succeeded", 1)
+
+
+def test_a_daemon_leaves_the_only_slot_to_the_tasks_it_serves(run, tmp_path) -> None:
+    port, stopped = free_port(), tmp_path / "stopped"
+    dag = {"name": "main", "dag": {"tasks": [
+        {"name": "server", "template": "server"},
+        {"name": "client", "template": "client", "depends": "server",
+         "arguments": {"parameters": [{"name": "ip", "value": "{{tasks.server.ip}}"}]}}]}}
+    workflow = wf([dag, server(port, stopped), client(port)])
+    workflow["spec"]["activeDeadlineSeconds"] = 30  # were the slot held: fail, not hang
+    result = run(workflow, parallelism=1)
+    assert result.succeeded, result.message
+    assert result.task("client").result == "pong"

@@ -85,6 +85,8 @@ class HookSet:
                 continue
             try:
                 holds = evaluate(expression, Variables(self._with(variables)))
+                if not isinstance(holds, bool):  # Argo's argoexpr.EvalBool refuses it too
+                    raise ExprError(f"it gives {holds!r}, not a boolean")
             except ExprError as error:
                 self._error(name, hook, f"hook {hook_node}: expression '{expression}' "
                                         f"failed: {error}")

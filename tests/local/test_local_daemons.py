@@ -169,3 +169,18 @@ def test_a_daemon_leaves_the_only_slot_to_the_tasks_it_serves(run, tmp_path) -> 
     result = run(workflow, parallelism=1)
     assert result.succeeded, result.message
     assert result.task("client").result == "pong"
+
+
+def test_a_run_stopped_at_its_deadline_stops_its_daemon_too(run, tmp_path) -> None:
+    port, stopped = free_port(), tmp_path / "stopped"
+    slow = script("slow", "import time; time.sleep(60)")
+    dag = {"name": "main", "dag": {"tasks": [
+        {"name": "server", "template": "server"},
+        {"name": "slow", "template": "slow", "depends": "server"}]}}
+    workflow = wf([dag, server(port, stopped), slow])
+    workflow["spec"]["activeDeadlineSeconds"] = 1
+    result = run(workflow)
+    assert result.phase == "Failed"
+    assert stopped.exists()
+    assert result.task("server").phase == "Failed"  # stopped by the run, not by its scope
+    assert "Running" not in {task.phase for task in result.tasks}

@@ -8,7 +8,11 @@ started the daemon ends, the daemon is stopped as other stops are (SIGTERM, a gr
 period, SIGKILL) and its node Succeeded (operator.go, `killDaemonedChildren`). A daemon
 that exits by itself before that has failed: a daemon is meant to run until stopped.
 
-Readiness probes are not run: a daemon counts as ready once its process has started.
+A daemon is ready once its process has started, or, if it has a `readinessProbe`
+(`tcpSocket` or `httpGet` on a port number), once the probe passes against 127.0.0.1,
+tried often within the probe's window (`initialDelaySeconds` + `failureThreshold` x
+`periodSeconds`, Kubernetes' defaults 0 + 3 x 10 s). A probe that never passes is told,
+and the daemon taken as ready anyway: waiting for ever would only hang the run.
 A daemon takes none of the run's slots of parallelism (its node's `pod_ip`, set before it
 starts, tells `pods` so): it mostly waits, and holding a slot until its scope ends would
 leave the tasks it serves none on a machine of few cores.
@@ -17,10 +21,14 @@ leave the tasks it serves none on a machine of few cores.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import contextlib
+import http.client
+import time
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from .nodes import Node
+from .values import parse_integer
 
 __all__ = ["LOOPBACK", "Daemons"]
 
@@ -30,11 +38,16 @@ LOOPBACK = "127.0.0.1"
 class Daemons:
     """The daemons of one run, by the DAG or steps node (scope) that started them."""
 
-    def __init__(self) -> None:
+    def __init__(self, notice: Callable[[str], None]) -> None:
         self._by_scope: dict[int, list[asyncio.Future[Any]]] = {}
+        self._notice = notice
 
-    async def run(self, node: Node, attempt: Coroutine[Any, Any, None]) -> None:
-        """Run a daemon's attempt as node `node`; return once it runs (or has ended)."""
+    async def run(self, node: Node, attempt: Coroutine[Any, Any, None],
+                  spec: Mapping[str, Any] | None = None) -> None:
+        """Run a daemon's attempt as node `node`; return once it is ready (or has ended).
+
+        `spec` is the template's container or script, whose `readinessProbe` is tried.
+        """
         loop = asyncio.get_running_loop()
         running: asyncio.Future[None] = loop.create_future()
         node.pod_ip = LOOPBACK
@@ -57,6 +70,9 @@ class Daemons:
             raise
         finally:
             running.cancel()
+        probe = (spec or {}).get("readinessProbe")
+        if not task.done() and isinstance(probe, dict):
+            await self._ready(node, task, probe)
         if task.done():
             task.result()  # an attempt that ended already (a stub, an error): nothing kept
             return
@@ -84,6 +100,60 @@ class Daemons:
             _, tasks = self._by_scope.popitem()
             for task in tasks:
                 await _stop(task)
+
+
+    async def _ready(self, node: Node, task: asyncio.Future[Any],
+                     probe: Mapping[str, Any]) -> None:
+        """Wait until `probe` passes, the attempt ends, or the probe's window is over."""
+        check = _probe_check(probe)
+        if check is None:
+            return  # an exec probe, or a named port: not tried here
+        window = (_seconds(probe, "initialDelaySeconds", 0)
+                  + _seconds(probe, "failureThreshold", 3) * _seconds(probe, "periodSeconds", 10))
+        until = time.monotonic() + window
+        while not task.done():
+            if await asyncio.to_thread(check):
+                return
+            if time.monotonic() > until:
+                self._notice(f"daemon {node.display_name}: its readiness probe did not pass "
+                             f"within {window:g}s; taken as ready")
+                return
+            await asyncio.wait({task}, timeout=0.05)
+
+
+def _probe_check(probe: Mapping[str, Any]) -> Callable[[], bool] | None:
+    """A function trying `probe` once against this machine (None: not a probe tried here)."""
+    for kind in ("tcpSocket", "httpGet"):
+        action = probe.get(kind)
+        if not isinstance(action, dict):
+            continue
+        port = parse_integer(action.get("port"))
+        if port is None:
+            continue
+        path = str(action.get("path") or "/") if kind == "httpGet" else None
+        return lambda: _answers(port, path)
+    return None
+
+
+def _answers(port: int, path: str | None) -> bool:
+    """Whether 127.0.0.1:`port` accepts a connection (and, for `path`, answers 2xx/3xx)."""
+    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=1)
+    try:
+        connection.connect()
+        if path is None:
+            return True
+        connection.request("GET", path)
+        return 200 <= connection.getresponse().status < 400
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            connection.close()
+
+
+def _seconds(probe: Mapping[str, Any], key: str, default: float) -> float:
+    value = parse_integer(probe.get(key)) if probe.get(key) is not None else None
+    return float(value) if value is not None else default
 
 
 def _key(scope: Node | None) -> int:

@@ -91,7 +91,7 @@ class WorkflowOperator:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._noticed: set[str] = set()
         self._pods = PodRunner(self)
-        self.daemons = Daemons()
+        self.daemons = Daemons(progress.notice)
         self._start_watchers: dict[str, Callable[[Node], None]] = {}
 
     # ------------------------------------------------------------------ the run
@@ -271,7 +271,7 @@ class WorkflowOperator:
             run_suspend(self, node, body)
         else:
             pod = self._pods.run(node, body, kind, log_base or self.log_base(name))
-            await (self.daemons.run(node, pod) if truthy(body.get("daemon")) else pod)
+            await (self.daemons.run(node, pod, body[kind]) if truthy(body.get("daemon")) else pod)
         return node
 
     def _beyond_limits(self, boundary: Node | None) -> str:

@@ -29,10 +29,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def server(port: int, stopped: os.PathLike, *, on_term: str = "sys.exit(0)") -> dict:
-    """A daemon answering `pong` on `port`, noting in `stopped` that it got SIGTERM."""
+def server(port: int, stopped: os.PathLike, *, on_term: str = "sys.exit(0)",
+           delay: float = 0.0) -> dict:
+    """A daemon answering `pong` on `port` (after `delay` s), noting in `stopped` that it
+    got SIGTERM."""
     source = f"""
-import http.server, os, signal, sys
+import http.server, os, signal, sys, time
+time.sleep({delay})
 def stop(*_):
     open({str(stopped)!r}, 'w').write(str(os.getpid()))
     {on_term}
@@ -184,3 +187,21 @@ def test_a_run_stopped_at_its_deadline_stops_its_daemon_too(run, tmp_path) -> No
     assert stopped.exists()
     assert result.task("server").phase == "Failed"  # stopped by the run, not by its scope
     assert "Running" not in {task.phase for task in result.tasks}
+
+
+def test_a_daemon_with_a_readiness_probe_is_ready_once_it_passes(run, tmp_path) -> None:
+    # daemon-nginx.yaml: the client asks once, after the probe has passed.
+    port, stopped = free_port(), tmp_path / "stopped"
+    probed = server(port, stopped, delay=0.3)
+    probed["script"]["readinessProbe"] = {"httpGet": {"path": "/", "port": port},
+                                          "initialDelaySeconds": 2, "timeoutSeconds": 1}
+    once = script("client", "import urllib.request\nprint(urllib.request.urlopen("
+                  f"'http://{{{{inputs.parameters.ip}}}}:{port}/', timeout=2).read().decode())",
+                  inputs={"parameters": [{"name": "ip"}]})
+    steps = {"name": "main", "steps": [
+        [{"name": "server", "template": "server"}],
+        [{"name": "client", "template": "client",
+          "arguments": {"parameters": [{"name": "ip", "value": "{{steps.server.ip}}"}]}}]]}
+    result = run(wf([steps, probed, once]))
+    assert result.succeeded, result.message
+    assert result.task("client").result == "pong"

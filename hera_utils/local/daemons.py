@@ -8,11 +8,15 @@ started the daemon ends, the daemon is stopped as other stops are (SIGTERM, a gr
 period, SIGKILL) and its node Succeeded (operator.go, `killDaemonedChildren`). A daemon
 that exits by itself before that has failed: a daemon is meant to run until stopped.
 
-A daemon is ready once its process has started, or, if it has a `readinessProbe`
-(`tcpSocket` or `httpGet` on a port number), once the probe passes against 127.0.0.1,
-tried often within the probe's window (`initialDelaySeconds` + `failureThreshold` x
-`periodSeconds`, Kubernetes' defaults 0 + 3 x 10 s). A probe that never passes is told,
-and the daemon taken as ready anyway: waiting for ever would only hang the run.
+A daemon with a `readinessProbe` (`tcpSocket` or `httpGet` on a port number) is ready
+once the probe passes against 127.0.0.1, tried often within the probe's window
+(`initialDelaySeconds` + `failureThreshold` x `periodSeconds`, Kubernetes' defaults
+0 + 3 x 10 s); a probe that never passes is told, and the daemon taken as ready anyway
+(waiting for ever would only hang the run). Without a probe, Kubernetes calls a running
+container ready; on a cluster the pods after it take seconds to start, so a client that
+connects once finds the server up. Here they would start at once: so a daemon without a
+probe is ready once a new TCP port listens on this machine (read from /proc/net on Linux)
+or after `SETTLE_SECONDS`, whichever comes first.
 A daemon takes none of the run's slots of parallelism (its node's `pod_ip`, set before it
 starts, tells `pods` so): it mostly waits, and holding a slot until its scope ends would
 leave the tasks it serves none on a machine of few cores.
@@ -25,6 +29,7 @@ import contextlib
 import http.client
 import time
 from collections.abc import Callable, Coroutine, Mapping
+from pathlib import Path
 from typing import Any
 
 from .nodes import Node
@@ -33,6 +38,8 @@ from .values import parse_integer
 __all__ = ["LOOPBACK", "Daemons"]
 
 LOOPBACK = "127.0.0.1"
+SETTLE_SECONDS = 2.0
+_PROC_NET = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
 
 
 class Daemons:
@@ -62,6 +69,7 @@ class Daemons:
                 running.set_result(None)
 
         node.on_start = started
+        listening = _listening()  # before the daemon starts: what it opens is new
         task = asyncio.ensure_future(attempt)
         try:
             await asyncio.wait({task, running}, return_when=asyncio.FIRST_COMPLETED)
@@ -73,6 +81,8 @@ class Daemons:
         probe = (spec or {}).get("readinessProbe")
         if not task.done() and isinstance(probe, dict):
             await self._ready(node, task, probe)
+        elif not task.done():
+            await _settled(task, listening)
         if task.done():
             task.result()  # an attempt that ended already (a stub, an error): nothing kept
             return
@@ -119,6 +129,31 @@ class Daemons:
                              f"within {window:g}s; taken as ready")
                 return
             await asyncio.wait({task}, timeout=0.05)
+
+
+async def _settled(task: asyncio.Future[Any], before: frozenset[str]) -> None:
+    """Wait until a TCP port not in `before` listens, the attempt ends, or the settle time."""
+    until = time.monotonic() + SETTLE_SECONDS
+    while not task.done() and time.monotonic() < until:
+        now = await asyncio.to_thread(_listening)
+        if now - before:
+            return
+        await asyncio.wait({task}, timeout=0.05)
+
+
+def _listening() -> frozenset[str]:
+    """The local addresses of this machine's listening TCP sockets (none known: empty)."""
+    found = set()
+    for table in _PROC_NET:
+        try:
+            rows = table.read_text(encoding="ascii").splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 3 and fields[3] == "0A":  # TCP_LISTEN
+                found.add(fields[1])
+    return frozenset(found)
 
 
 def _probe_check(probe: Mapping[str, Any]) -> Callable[[], bool] | None:

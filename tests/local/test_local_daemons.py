@@ -111,16 +111,29 @@ def test_a_daemon_that_ignores_sigterm_is_killed(run, tmp_path, monkeypatch) -> 
         os.kill(pid, 0)
 
 
-def test_a_daemon_that_exits_by_itself_has_failed(run) -> None:
+def test_a_daemon_that_exits_by_itself_has_failed(run, monkeypatch) -> None:
     # operator.go: "Daemoned pod succeeded. Marking it as failed".
-    quick = script("quick", "print('done')", daemon=True)
-    wait = script("wait", "import time; time.sleep(0.5)")
+    from hera_utils.local import daemons
+
+    monkeypatch.setattr(daemons, "SETTLE_SECONDS", 0.1)
+    quick = script("quick", "import time; time.sleep(0.3)", daemon=True)
+    wait = script("wait", "import time; time.sleep(0.8)")
     dag = {"name": "main", "dag": {"tasks": [
         {"name": "quick", "template": "quick"},
         {"name": "wait", "template": "wait", "depends": "quick"}]}}
     result = run(wf([dag, quick, wait]))
     assert result.task("quick").phase == "Failed"
-    assert result.task("wait").phase == "Succeeded"
+    assert result.task("wait").phase == "Succeeded"  # it started while quick was daemoned
+
+
+def test_a_daemon_that_ends_before_it_is_ready_never_serves(run) -> None:
+    quick = script("quick", "print('done')", daemon=True)
+    dag = {"name": "main", "dag": {"tasks": [
+        {"name": "quick", "template": "quick"},
+        {"name": "after", "template": "after", "depends": "quick"}]}}
+    result = run(wf([dag, quick, script("after", "print('after')")]))
+    assert result.phase == "Failed"
+    assert (result.task("quick").phase, result.task("after").phase) == ("Failed", "Omitted")
 
 
 def test_a_stubbed_daemon_container_is_stubbed_and_gives_its_address(run) -> None:
@@ -205,3 +218,37 @@ def test_a_daemon_with_a_readiness_probe_is_ready_once_it_passes(run, tmp_path) 
     result = run(wf([steps, probed, once]))
     assert result.succeeded, result.message
     assert result.task("client").result == "pong"
+
+
+def once(port: int) -> dict:
+    """A client that asks once, as Hera's daemon example does."""
+    return script("client", "import urllib.request\nprint(urllib.request.urlopen("
+                  f"'http://{{{{inputs.parameters.ip}}}}:{port}/', timeout=2).read().decode())",
+                  inputs={"parameters": [{"name": "ip"}]})
+
+
+def test_a_daemon_without_a_probe_is_ready_once_it_listens(run, tmp_path) -> None:
+    # On a cluster the client's pod starts seconds later; here it waits for the listener.
+    port, stopped = free_port(), tmp_path / "stopped"
+    dag = {"name": "main", "dag": {"tasks": [
+        {"name": "server", "template": "server"},
+        {"name": "client", "template": "client", "depends": "server",
+         "arguments": {"parameters": [{"name": "ip", "value": "{{tasks.server.ip}}"}]}}]}}
+    result = run(wf([dag, server(port, stopped, delay=0.3), once(port)]))
+    assert result.succeeded, result.message
+    assert result.task("client").result == "pong"
+
+
+def test_a_daemon_that_never_listens_is_ready_after_the_settle_time(run, tmp_path,
+                                                                   monkeypatch) -> None:
+    from hera_utils.local import daemons
+
+    monkeypatch.setattr(daemons, "SETTLE_SECONDS", 0.2)
+    quiet = script("quiet", "import time; time.sleep(60)", daemon=True)
+    dag = {"name": "main", "dag": {"tasks": [
+        {"name": "quiet", "template": "quiet"},
+        {"name": "after", "template": "after", "depends": "quiet"}]}}
+    result = run(wf([dag, quiet, script("after", "print('after')")]))
+    assert result.succeeded, result.message
+    assert result.task("after").result == "after"
+    assert result.task("quiet").phase == "Succeeded"

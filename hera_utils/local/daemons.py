@@ -71,18 +71,18 @@ class Daemons:
         node.on_start = started
         listening = _listening()  # before the daemon starts: what it opens is new
         task = asyncio.ensure_future(attempt)
+        probe = (spec or {}).get("readinessProbe")
         try:
             await asyncio.wait({task, running}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
+            if not task.done() and isinstance(probe, dict):
+                await self._ready(node, task, probe)
+            elif not task.done():
+                await _settled(task, listening)
+        except asyncio.CancelledError:  # the run is stopped before the daemon is ready
             await _stop(task)
             raise
         finally:
             running.cancel()
-        probe = (spec or {}).get("readinessProbe")
-        if not task.done() and isinstance(probe, dict):
-            await self._ready(node, task, probe)
-        elif not task.done():
-            await _settled(task, listening)
         if task.done():
             task.result()  # an attempt that ended already (a stub, an error): nothing kept
             return

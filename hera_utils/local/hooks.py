@@ -13,7 +13,9 @@ Hook nodes are named as Argo names them, `<node>.hooks.<name>` and `<node>.onExi
 hook that runs and fails does not change its node's phase or its scope's: Argo's
 `assessDAGPhase` reads the target tasks and a step group its steps, not their hooks. A
 hook whose expression is missing or cannot be evaluated is an error (hooks.go) that ends
-the hook's node and the node it hooks into in Error.
+the hook's node and the node it hooks into in Error. Argo's later docs also fail the DAG
+or steps for a hook node that itself ends in Error; the v4.1 controller's hooks.go, which
+is followed here, returns an error for the expression only.
 """
 
 from __future__ import annotations

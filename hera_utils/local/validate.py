@@ -196,8 +196,10 @@ class _Validator:
                                 "(valueFrom.parameter is)")
 
     def _check_call(self, call: Mapping[str, Any], where: str, problems: list[str]) -> None:
-        for artifact in (call.get("arguments") or {}).get("artifacts") or []:
-            problems.extend(artifact_problems(artifact, where, role="argument"))
+        for holder, label in [(call, where), *((hook, f"{where}, hook '{name}'")
+                                               for name, hook in hooks_of(call).items())]:
+            for artifact in (holder.get("arguments") or {}).get("artifacts") or []:
+                problems.extend(artifact_problems(artifact, label, role="argument"))
         loops = [key for key in ("withItems", "withParam", "withSequence") if key in call]
         if len(loops) > 1:
             problems.append(f"{where} has several loops ({', '.join(loops)}); Argo allows one")

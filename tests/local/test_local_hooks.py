@@ -175,3 +175,19 @@ def test_hook_nodes_are_listed_in_the_summary(run) -> None:
     summary = json.loads(result.summary_path.read_text())
     text = json.dumps(summary)
     assert "hooked[0].a.hooks.up" in text and "hooked[0].a.onExit" in text
+
+
+def test_a_hooks_remote_artifact_is_refused_before_anything_runs(run) -> None:
+    from hera_utils.errors import ConfigurationError
+
+    exit_hook = {"template": "note", "arguments": {"artifacts": [
+        {"name": "data", "s3": {"bucket": "lab", "key": "some/key"}}]}}
+    steps = {"name": "main", "steps": [[{"name": "a", "template": "work",
+                                         "hooks": {"exit": exit_hook}}]]}
+    try:
+        run(wf([steps, WORK, NOTE]))
+    except ConfigurationError as error:
+        assert "step 'a', hook 'exit'" in error.message
+        assert "s3" in error.message
+    else:
+        raise AssertionError("the workflow ran")

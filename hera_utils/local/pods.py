@@ -25,7 +25,7 @@ from .reuse import apply as apply_reused
 from .reuse import reuse_for
 from .scope import published_globals
 from .task_files import TaskFiles
-from .values import duration_seconds, format_value, min_positive_seconds
+from .values import duration_seconds, format_value, min_positive_seconds, truthy
 from .volumes import pod_mounts
 
 __all__ = ["PodRunner", "run_suspend"]
@@ -87,7 +87,8 @@ class PodRunner:
             node.finish(ERROR, outcome.start_error)
         elif outcome.timed_out:
             node.finish(FAILED, DEADLINE_MESSAGE)
-        elif outcome.exit_code != 0:
+        elif outcome.exit_code != 0 or truthy(body.get("daemon")):
+            # Argo fails a daemon whose pod succeeds too: it was to run until stopped.
             node.finish(FAILED, f"Error (exit code {outcome.exit_code})")
         elif problems:
             # Argo's wait container fails to save the outputs: the node errors.
@@ -141,8 +142,9 @@ class PodRunner:
                             f"tasks writing their outputs to {path} take turns here (on Argo "
                             "each pod has its own file system)")
                     await stack.enter_async_context(lock)
-                await self.op.slots.acquire()
-                stack.callback(self.op.slots.release)
+                if node.pod_ip is None:  # a daemon (`daemons`) waits mostly: it takes no slot
+                    await self.op.slots.acquire()
+                    stack.callback(self.op.slots.release)
                 launch.snapshot_outputs()
                 node.start(RUNNING)
                 self.op.progress.task_running(node)
@@ -156,7 +158,10 @@ class PodRunner:
         except asyncio.CancelledError:
             if launch.container_name and state == "running":
                 await self._remove(launch)
-            node.finish(FAILED, self.op.stop_message)
+            if node.daemoned and not self.op.stop_message:
+                node.finish(SUCCEEDED)  # its scope ended (`daemons`, killDaemonedChildren)
+            else:
+                node.finish(FAILED, self.op.stop_message)
             self.op.finished(node, was=state)
             raise
         if launch.container_name:

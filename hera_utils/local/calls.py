@@ -15,6 +15,7 @@ from typing import Any
 from .concurrency import FAIL_FAST_MESSAGE, Slots, gather, limited
 from .context import Operator
 from .expressions import ExpressionError, evaluate_when
+from .hooks import HookSet, hooks_of, run_hooked
 from .loops import Item, LoopError, expand_loop, has_loop
 from .model import TemplateScope
 from .nodes import ERROR, FAILED, SKIPPED, Node, group_phase
@@ -37,8 +38,11 @@ async def run_call_or_loop(op: Operator, node_name: str, display: str, call: dic
     `outer` gives the caller's variables to a `{{=...}}` tag that also reads `item`.
     """
     template = _template_name(call)
+    # A hook's expression names the call as `tasks.<name>` in a DAG, `steps.<name>` in steps.
+    prefix = ("tasks." if group_type is not None else "steps.") + str(call.get("name"))
     if not has_loop(call):
-        return await _run_call(op, node_name, display, call, scope, boundary, limit, None)
+        return await _run_call(op, node_name, display, call, scope, boundary, limit, None,
+                               outer, prefix)
     try:
         items = expand_loop(call)
     except LoopError as error:
@@ -53,7 +57,7 @@ async def run_call_or_loop(op: Operator, node_name: str, display: str, call: dic
     try:
         children = await gather([
             _run_call(op, node_name + item.node_suffix(), display + item.node_suffix(),
-                      call, scope, boundary, limit, item, outer) for item in items])
+                      call, scope, boundary, limit, item, outer, prefix) for item in items])
     except asyncio.CancelledError:
         if group is not None:
             op.stopped(group)
@@ -71,8 +75,8 @@ def _template_name(call: dict[str, Any]) -> str | None:
 
 async def _run_call(op: Operator, node_name: str, display: str, call: dict[str, Any],
                     scope: TemplateScope, boundary: Node, limit: Slots | None,
-                    item: Item | None, outer: Callable[[str], str | None] | None = None
-                    ) -> Node:
+                    item: Item | None, outer: Callable[[str], str | None] | None = None,
+                    prefix: str = "") -> Node:
     template = _template_name(call)
     try:
         if item is not None:
@@ -96,7 +100,15 @@ async def _run_call(op: Operator, node_name: str, display: str, call: dict[str, 
         if isinstance(limit, Slots) and limit.halted:
             return op.skipped_node(node_name, display, template, boundary, SKIPPED,
                                    f"not started: {FAIL_FAST_MESSAGE}")
-        node = await op.execute(node_name, display, call, scope, arguments, boundary)
+        hooks = hooks_of(call)
+        if hooks:
+            # An expanded call runs its hooks once per item (docs/lifecyclehook.md).
+            hook_set = HookSet(op, hooks, node_name=node_name, display=display, scope=scope,
+                               boundary=boundary, lookup=outer or op.lookup({}))
+            node = await run_hooked(op, hook_set, node_name, prefix, lambda: op.execute(
+                node_name, display, call, scope, arguments, boundary))
+        else:
+            node = await op.execute(node_name, display, call, scope, arguments, boundary)
     if isinstance(limit, Slots) and limit.fail_fast and node.failed_or_error \
             and not continues_on(call, node.phase):
         limit.halted = True

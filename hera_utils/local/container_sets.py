@@ -182,6 +182,12 @@ class ContainerSet:
         return {c.name: DEPENDENCY_FAILED if c.skipped_for else
                 c.outcome.exit_code if c.outcome else None for c in self.containers}
 
+    def log_exit_codes(self, log_path: Path) -> None:
+        """Append each container's exit code to the node's log."""
+        with open(log_path, "a", encoding="utf-8") as log:
+            for name, code in self.exit_codes().items():
+                log.write(f"container {name}: exit code {'-' if code is None else code}\n")
+
     def failure(self) -> tuple[str, str] | None:
         """(phase, message) of a failed set, as Argo's controller reads the pod; None."""
         if self.timed_out:
@@ -297,7 +303,5 @@ async def run_container_set(op: Operator, node: Node, body: Mapping[str, Any], l
         op.finished(node, was=state)
         raise
     await pod.remove()
-    with open(log_path, "a", encoding="utf-8") as log:
-        for name, code in pod.exit_codes().items():
-            log.write(f"container {name}: exit code {'-' if code is None else code}\n")
+    pod.log_exit_codes(log_path)
     return pod

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from .daemons import Daemons
 from .executors import ContainerRuntime
 from .model import TemplateScope, WorkflowModel
 from .nodes import Node
@@ -24,6 +25,7 @@ from .progress import Progress
 __all__ = ["DEADLINE_MESSAGE", "NodeError", "Operator", "RunOptions"]
 
 DEADLINE_MESSAGE = "Step exceeded its deadline"
+T = TypeVar("T")
 
 
 @dataclass
@@ -67,6 +69,16 @@ class Operator(Protocol):
     slots: asyncio.Semaphore  # one per task process allowed to run at once
     workers: ThreadPoolExecutor  # the threads that follow the task processes
     processes: list[subprocess.Popen[bytes]]  # the task processes running now
+    daemons: Daemons  # the daemon tasks running, by the scope that started them
+    nodes: list[Node]  # every node of the run, in the order they were made
+    root: Node | None  # the entrypoint's node, once made
+
+    async def run_root(self, name: str, template: str,
+                       arguments: dict[str, str] | None = None) -> Node:
+        """Run `template` as a root node: the entrypoint, or the exit handler."""
+
+    async def stoppable(self, work: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+        """Await `work` as what a stop (Ctrl-C, deadline) cancels; return its future."""
 
     async def execute(self, name: str, display: str, holder: Mapping[str, Any],
                       scope: TemplateScope, arguments: dict[str, str],
@@ -93,6 +105,9 @@ class Operator(Protocol):
 
     def finished(self, node: Node, *, was: str) -> None:
         """Report a finished node (tasks only)."""
+
+    def watch_start(self, name: str, callback: Callable[[Node], None] | None) -> None:
+        """Have `callback` told when the node named `name` starts running (None: stop)."""
 
     def stopped(self, node: Node) -> None:
         """Finish a node the run's stop interrupted."""

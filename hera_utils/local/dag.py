@@ -93,9 +93,12 @@ async def run_dag(op: Operator, node: Node, original: Mapping[str, Any],
             _start_ready(op, run)
     except asyncio.CancelledError:
         await cancel_all(run.running)
+        await op.daemons.stop(node)
         op.stopped(node)
         raise
     _finish_dag(op, run, body)
+    # As the controller, once the DAG's phase is set: its daemons are stopped and succeed.
+    await op.daemons.stop(node)
 
 
 def _start_ready(op: Operator, run: _DagRun) -> None:
@@ -223,7 +226,7 @@ def _task_results(node: Node) -> TaskResults:
     return TaskResults(
         succeeded=node.phase == SUCCEEDED, failed=node.phase == FAILED,
         errored=node.phase == ERROR, skipped=node.phase == SKIPPED,
-        omitted=node.phase == OMITTED,
+        omitted=node.phase == OMITTED, daemoned=node.daemoned,
         any_succeeded=any(child.phase == SUCCEEDED for child in children),
         all_failed=bool(children) and all(child.phase == FAILED for child in children))
 

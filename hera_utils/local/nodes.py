@@ -8,7 +8,7 @@ DAG or steps node (`collect(0:paris)`), as the Argo UI shows it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -107,6 +107,12 @@ class Node:
     stubbed: bool = False
     reused: bool = False  # its outputs come from an earlier run (`reuse`)
     kind: str | None = None  # template kind for Pod nodes: script or container
+    # A daemon's node once its process runs (Argo's `daemoned`), and the address its tasks
+    # are given as `{{tasks.X.ip}}` (this machine's loopback: see `daemons`).
+    daemoned: bool = False
+    pod_ip: str | None = None
+    # Told when the node starts running (its `Running` lifecycle hooks, see `hooks`).
+    on_start: Callable[[Node], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def fulfilled(self) -> bool:
@@ -135,6 +141,8 @@ class Node:
         self.phase = phase
         if self.started_at is None:
             self.started_at = utc_now()
+        if phase == RUNNING and self.on_start is not None:
+            self.on_start(self)
 
     def finish(self, phase: str, message: str = "") -> None:
         """Mark the node finished now with `phase` (and a message, if any)."""

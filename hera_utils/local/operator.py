@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 import subprocess
 import time
 import traceback
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,9 @@ from hera_utils.errors import ConfigurationError
 
 from . import artifacts, executors
 from .context import DEADLINE_MESSAGE, NodeError, RunOptions
+from .daemons import Daemons
 from .dag import run_dag
+from .exit_handler import finish_workflow_hooks, run_exit_handler, workflow_hooks
 from .limits import MAX_NODES, MAX_STACK_DEPTH
 from .model import POD_KINDS, TemplateScope, WorkflowModel, template_kind
 from .nodes import (
@@ -39,11 +40,10 @@ from .nodes import (
     SUCCEEDED,
     Node,
     NodeType,
-    timestamp,
     utc_now,
 )
-from .parameters import ParameterProblem, hook_arguments, resolve_parameters
-from .pods import PodRunner, run_suspend
+from .parameters import ParameterProblem, resolve_parameters
+from .pods import PodRunner, run_suspend, stub_note
 from .progress import Progress
 from .reaper import become_subreaper, stop_escaped
 from .retries import execute_with_retries
@@ -56,7 +56,7 @@ from .scope import (
 )
 from .steps import run_steps
 from .templating import UnresolvedTagError, substitute
-from .values import positive_seconds
+from .values import positive_seconds, truthy
 
 __all__ = ["DEADLINE_MESSAGE", "RunOptions", "WorkflowOperator"]
 
@@ -91,6 +91,8 @@ class WorkflowOperator:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._noticed: set[str] = set()
         self._pods = PodRunner(self)
+        self.daemons = Daemons(progress.notice)
+        self._start_watchers: dict[str, Callable[[Node], None]] = {}
 
     # ------------------------------------------------------------------ the run
 
@@ -101,23 +103,29 @@ class WorkflowOperator:
         ticker = asyncio.ensure_future(self._tick())
         subreaper = contextlib.ExitStack()
         subreaper.enter_context(become_subreaper())
+        hooks = workflow_hooks(self)
         try:
-            main = asyncio.ensure_future(self._run_root(self.name, self.model.entrypoint))
+            main = asyncio.ensure_future(self.run_root(self.name, self.model.entrypoint))
             self._stopping_task = main
             deadline = positive_seconds(self.model.spec.get("activeDeadlineSeconds"))
             timer = loop.call_later(deadline, self._deadline_exceeded) if deadline else None
+            hooks.evaluate({"workflow.status": "Running"})
             try:
                 # A stop request (Ctrl-C, deadline) cancels `main`; its nodes record why.
                 with contextlib.suppress(asyncio.CancelledError):
                     await main
+                    await self.daemons.stop(None)  # those the entrypoint itself started
             finally:
                 if timer is not None:
                     timer.cancel()
             phase, message = self._workflow_phase()
+            if hooks.hooks:
+                phase, message = await finish_workflow_hooks(self, hooks, phase, message)
             if self.model.on_exit and not self.interrupted:
-                phase, message = await self._run_exit_handler(phase, message)
+                phase, message = await run_exit_handler(self, phase, message)
             return phase, message
         finally:
+            await self.daemons.stop_all()
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
@@ -147,13 +155,21 @@ class WorkflowOperator:
         if self._stopping_task is not None and not self._stopping_task.done():
             self._stopping_task.cancel()
 
+    async def stoppable(self, work: Coroutine[Any, Any, Any]) -> asyncio.Future[Any]:
+        """Await `work` as what a stop (Ctrl-C, deadline) cancels; return its future."""
+        future = self._stopping_task = asyncio.ensure_future(work)
+        with contextlib.suppress(asyncio.CancelledError):
+            await future
+        return future
+
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(0.25)
             self.progress.tick()
 
-    async def _run_root(self, name: str, template: str,
-                        arguments: dict[str, str] | None = None) -> Node:
+    async def run_root(self, name: str, template: str,
+                       arguments: dict[str, str] | None = None) -> Node:
+        """Run `template` as a root node: the entrypoint, or the exit handler."""
         holder = artifacts.root_call(template, self.model.spec, self.options.artifacts)
         return await self.execute(name, name, holder, self.model.scope,
                                   arguments or dict(self.model.parameters), boundary=None)
@@ -182,19 +198,7 @@ class WorkflowOperator:
             message = f"{cause.display_name}: {cause.message}"
         else:
             message = f"{cause.display_name} {cause.phase.lower()}"
-        return phase, "; ".join([message, *self._stub_note(cause), *self.run_notes])
-
-    def _stub_note(self, cause: Node | None) -> list[str]:
-        """Say that the failed task ran after stubbed ones: their empty outputs may be why."""
-        if cause is None or cause.stubbed or cause.started_at is None:
-            return []
-        before = [node.display_name for node in self.nodes if node.stubbed
-                  and node.finished_at is not None and node.finished_at <= cause.started_at]
-        if not before:
-            return []
-        return [f"{cause.display_name} ran after stubbed container task(s) "
-                f"{', '.join(before)}, whose outputs are empty (stub_containers): an empty "
-                "input may be why it failed"]
+        return phase, "; ".join([message, *stub_note(self.nodes, cause), *self.run_notes])
 
     def _first_failure(self) -> Node | None:
         """The task that failed first: the root cause a workflow's message should name."""
@@ -203,31 +207,6 @@ class WorkflowOperator:
         failures = [node for node in tasks if node.failed_or_error]
         return min(failures, key=lambda node: node.finished_at or self.started_at,
                    default=None)
-
-    async def _run_exit_handler(self, phase: str, message: str) -> tuple[str, str]:
-        # The exit handler sees the workflow's status and failures (docs/variables.md,
-        # "Exit Handler"); if it fails after a successful run, the workflow fails
-        # (the controller's operate(): "the exit node was unsuccessful").
-        failures = [
-            {"displayName": node.display_name, "message": node.message,
-             "templateName": node.template_name or "", "phase": node.phase,
-             "podName": self.pod_name(node),
-             "finishedAt": timestamp(node.finished_at) if node.finished_at else ""}
-            for node in self.nodes if node.phase in FAILED_OR_ERROR and node.attempt_of is None
-        ]
-        self.global_scope["workflow.status"] = phase
-        self.global_scope["workflow.failures"] = json.dumps(failures, separators=(",", ":"))
-        handler = asyncio.ensure_future(
-            self._run_root(f"{self.name}.onExit", self.model.on_exit or "", hook_arguments(
-                self.model.parameters, self.model.exit_arguments, self.lookup({}))))
-        self._stopping_task = handler
-        try:
-            exit_node = await handler
-        except asyncio.CancelledError:
-            return FAILED, self.stop_message or "exit handler stopped"
-        if phase == SUCCEEDED and exit_node.failed_or_error:
-            return exit_node.phase, exit_node.message or "the exit handler failed"
-        return phase, message
 
     # ------------------------------------------------------------------ templates
 
@@ -291,7 +270,8 @@ class WorkflowOperator:
         elif kind == "suspend":
             run_suspend(self, node, body)
         else:
-            await self._pods.run(node, body, kind, log_base or self.log_base(name))
+            pod = self._pods.run(node, body, kind, log_base or self.log_base(name))
+            await (self.daemons.run(node, pod, body[kind]) if truthy(body.get("daemon")) else pod)
         return node
 
     def _beyond_limits(self, boundary: Node | None) -> str:
@@ -331,6 +311,7 @@ class WorkflowOperator:
         """A new node of the run."""
         node = Node(name=name, display_name=display, type=node_type, template_name=template,
                     boundary=boundary)
+        node.on_start = self._start_watchers.get(name)
         self.nodes.append(node)
         if self.root is None and name == self.name:
             self.root = node  # known even if the run is stopped before the node returns
@@ -356,6 +337,13 @@ class WorkflowOperator:
         """Report a finished node (tasks only)."""
         if node.is_task:
             self.progress.task_finished(node, was=was)
+
+    def watch_start(self, name: str, callback: Callable[[Node], None] | None) -> None:
+        """Have `callback` told when the node named `name` starts running (None: stop)."""
+        if callback is None:
+            self._start_watchers.pop(name, None)
+        else:
+            self._start_watchers[name] = callback
 
     def stopped(self, node: Node) -> None:
         """Finish a node the run's stop interrupted."""

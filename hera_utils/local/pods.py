@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +20,16 @@ from . import executors
 from .artifacts import LocalRepository, has_artifacts, published_artifacts
 from .container_set_rules import describe_set, set_volume_mounts
 from .container_sets import ContainerSet, run_container_set
-from .context import DEADLINE_MESSAGE, NodeError, Operator
+from .context import NodeError, Operator
 from .launch import Launch, Launcher
 from .limits import MAX_PARAMETER_BYTES, LimitError
 from .nodes import ERROR, FAILED, RUNNING, SUCCEEDED, Node
 from .reuse import apply as apply_reused
 from .reuse import reuse_for
 from .scope import published_globals
-from .sidecars import PodContainers, has_pod_containers
+from .sidecars import PodContainers, has_pod_containers, pod_failure
 from .task_files import TaskFiles
-from .values import duration_seconds, format_value, min_positive_seconds
+from .values import duration_seconds, format_value, min_positive_seconds, truthy
 from .volumes import pod_mounts
 
 __all__ = ["PodRunner", "run_suspend"]
@@ -89,7 +90,7 @@ class PodRunner:
                 problems += files.collect(node)
         finally:
             files.clean()
-        failure = _pod_failure(outcome, extras)
+        failure = pod_failure(outcome, extras, daemon=truthy(body.get("daemon")))
         if failure is not None:
             node.finish(*failure)
         elif problems:
@@ -191,8 +192,9 @@ class PodRunner:
                             f"tasks writing their outputs to {path} take turns here (on Argo "
                             "each pod has its own file system)")
                     await stack.enter_async_context(lock)
-                await self.op.slots.acquire()
-                stack.callback(self.op.slots.release)
+                if node.pod_ip is None:  # a daemon (`daemons`) waits mostly: it takes no slot
+                    await self.op.slots.acquire()
+                    stack.callback(self.op.slots.release)
                 launch.snapshot_outputs()
                 node.start(RUNNING)
                 self.op.progress.task_running(node)
@@ -214,7 +216,10 @@ class PodRunner:
         except asyncio.CancelledError:
             if launch.container_name and state == "running":
                 await self._remove(launch)
-            node.finish(FAILED, self.op.stop_message)
+            if node.daemoned and not self.op.stop_message:
+                node.finish(SUCCEEDED)  # its scope ended (`daemons`, killDaemonedChildren)
+            else:
+                node.finish(FAILED, self.op.stop_message)
             self.op.finished(node, was=state)
             raise
         if launch.container_name:
@@ -301,18 +306,17 @@ class PodRunner:
         self.op.finished(node, was="none")
 
 
-def _pod_failure(outcome: executors.ProcessOutcome, extras: PodContainers | None
-                 ) -> tuple[str, str] | None:
-    """(phase, message) of a failed attempt, in the order Argo's controller reads a pod."""
-    if extras is not None and extras.blocked and extras.failure:
-        return extras.failure  # an init container failed, a sidecar did not start
-    if outcome.start_error:
-        return ERROR, outcome.start_error
-    if outcome.timed_out:
-        return FAILED, DEADLINE_MESSAGE
-    if outcome.exit_code != 0:
-        return FAILED, f"Error (exit code {outcome.exit_code})"
-    return extras.failure if extras is not None else None  # a sidecar that failed itself
+def stub_note(nodes: Iterable[Node], cause: Node | None) -> list[str]:
+    """Say that the failed task ran after stubbed ones: their empty outputs may be why."""
+    if cause is None or cause.stubbed or cause.started_at is None:
+        return []
+    before = [node.display_name for node in nodes if node.stubbed
+              and node.finished_at is not None and node.finished_at <= cause.started_at]
+    if not before:
+        return []
+    return [f"{cause.display_name} ran after stubbed container task(s) "
+            f"{', '.join(before)}, whose outputs are empty (stub_containers): an empty "
+            "input may be why it failed"]
 
 
 def _collect_outputs(node: Node, outputs: list[dict[str, Any]], launch: Launch) -> list[str]:

@@ -29,6 +29,7 @@ __all__ = [
     "global_variables",
     "group_outputs",
     "make_lookup",
+    "node_variables",
     "published_globals",
     "template_variables",
 ]
@@ -193,10 +194,20 @@ def add_step_variables(variables: dict[str, str], name: str,
         _node_variables(variables, f"steps.{name}", outcome, None)
 
 
+def node_variables(prefix: str, node: Node) -> dict[str, str]:
+    """The variables of one node under `prefix` (`tasks.A`, `steps.A`), as it is now."""
+    variables: dict[str, str] = {}
+    _node_variables(variables, prefix, node,
+                    node.children if node.type == NodeType.TASK_GROUP else None)
+    return variables
+
+
 def _node_variables(variables: dict[str, str], prefix: str, node: Node,
                     items: list[Node] | None) -> None:
     variables[f"{prefix}.status"] = node.phase
     variables[f"{prefix}.id"] = node.name
+    if node.pod_ip is not None:
+        variables[f"{prefix}.ip"] = node.pod_ip
     if node.exit_code is not None:
         variables[f"{prefix}.exitCode"] = str(node.exit_code)
     if node.started_at is not None:

@@ -26,7 +26,7 @@ from .executors import ContainerRuntime, ProcessOutcome
 from .nodes import ERROR, FAILED
 from .values import format_value
 
-__all__ = ["PodContainers", "env_values", "first_sidecar", "has_pod_containers",
+__all__ = ["PodContainers", "env_values", "first_sidecar", "has_pod_containers", "pod_failure",
            "sidecar_container"]
 
 START_TIMEOUT = 600.0  # seconds `docker run -d` may take: it pulls the image first
@@ -165,6 +165,22 @@ class PodContainers:
             args=[str(w) for w in spec.get("args") or []], env=env_values(spec),
             mounts=mounts, working_dir=spec.get("workingDir"),
             network=network, detach=detach)
+
+
+def pod_failure(outcome: ProcessOutcome, extras: PodContainers | None, *,
+                daemon: bool) -> tuple[str, str] | None:
+    """(phase, message) of a failed attempt, in the order Argo's controller reads a pod
+    (None: it succeeded); `extras` are its init containers and sidecars."""
+    if extras is not None and extras.blocked and extras.failure:
+        return extras.failure  # an init container failed, a sidecar did not start
+    if outcome.start_error:
+        return ERROR, outcome.start_error
+    if outcome.timed_out:
+        return FAILED, DEADLINE_MESSAGE
+    if outcome.exit_code != 0 or daemon:
+        # Argo fails a daemon whose pod succeeds too: it was to run until stopped.
+        return FAILED, f"Error (exit code {outcome.exit_code})"
+    return extras.failure if extras is not None else None  # a sidecar that failed itself
 
 
 def _init_failure(name: str, outcome: ProcessOutcome) -> tuple[str, str] | None:

@@ -50,14 +50,18 @@ async def run_steps(op: Operator, node: Node, body: dict[str, Any],
                     op.run_notes.append(message)
                 group_node.finish(FAILED, message)
                 node.finish(FAILED, message)
+                await op.daemons.stop(node)
                 return
             group_node.finish(SUCCEEDED)
     except asyncio.CancelledError:
+        await op.daemons.stop(node)
         if group_node is not None:
             op.stopped(group_node)
         op.stopped(node)
         raise
     op.group_succeeded(node, body, variables)
+    # As the controller, once the steps' phase is set: its daemons are stopped and succeed.
+    await op.daemons.stop(node)
 
 
 async def _run_step(op: Operator, group_node: Node, step: dict[str, Any],

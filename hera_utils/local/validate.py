@@ -19,6 +19,7 @@ from hera_utils.errors import ConfigurationError
 from .artifacts import artifact_problems, template_artifact_problems
 from .container_set_rules import container_set_problems, set_volume_mounts
 from .expr_syntax import ExprError, parse
+from .hooks import EXIT_HOOK, hook_templates, hooks_of
 from .model import OTHER_KINDS, POD_KINDS, TemplateScope, WorkflowModel, template_kind
 from .names import name_problems, shown_name
 from .templating import expression_tags, tags_in
@@ -63,6 +64,10 @@ class _Validator:
             ({"template": self.model.entrypoint}, "entrypoint")]
         if self.model.on_exit:
             roots.append(({"template": self.model.on_exit}, "onExit"))
+        for name, hook in hooks_of(self.model.spec).items():
+            if name != EXIT_HOOK:
+                roots.append(({key: hook[key] for key in ("template", "templateRef")
+                               if key in hook}, f"hooks.{name}"))
         return roots
 
     def validate(self) -> None:
@@ -109,10 +114,6 @@ class _Validator:
                 stack.append((child, template_scope))
 
     def _check_spec(self, problems: list[str]) -> None:
-        hooks = {key for key in (self.model.spec.get("hooks") or {}) if key != "exit"}
-        if hooks:
-            problems.append(f"workflow lifecycle hooks {sorted(hooks)} are not supported "
-                            "(only the exit hook is)")
         for artifact in (self.model.spec.get("arguments") or {}).get("artifacts") or []:
             if artifact.get("name") not in self.given_artifacts:
                 problems.extend(artifact_problems(artifact, "workflow arguments",
@@ -146,9 +147,9 @@ class _Validator:
             problems.append(f"{where} is {OTHER_KINDS[kind]}, which cannot run locally")
             return []
         problems.extend(template_artifact_problems(template, where, self.notices))
-        if template.get("daemon"):
-            problems.append(f"{where} uses daemon containers, which are not supported locally")
         problems.extend(_pod_container_problems(template, where))
+        if template.get("daemon") and kind not in ("script", "container"):
+            problems.append(f"{where}: only a script or container template can be a daemon")
         problems.extend(_expression_problems(template, where))
         for parameter in (template.get("inputs") or {}).get("parameters") or []:
             if parameter.get("valueFrom"):
@@ -208,11 +209,10 @@ class _Validator:
                                 "(valueFrom.parameter is)")
 
     def _check_call(self, call: Mapping[str, Any], where: str, problems: list[str]) -> None:
-        for field, feature in (("hooks", "lifecycle hooks"), ("onExit", "task exit handlers")):
-            if call.get(field):
-                problems.append(f"{where} uses {feature}, which are not supported locally")
-        for artifact in (call.get("arguments") or {}).get("artifacts") or []:
-            problems.extend(artifact_problems(artifact, where, role="argument"))
+        for holder, label in [(call, where), *((hook, f"{where}, hook '{name}'")
+                                               for name, hook in hooks_of(call).items())]:
+            for artifact in (holder.get("arguments") or {}).get("artifacts") or []:
+                problems.extend(artifact_problems(artifact, label, role="argument"))
         loops = [key for key in ("withItems", "withParam", "withSequence") if key in call]
         if len(loops) > 1:
             problems.append(f"{where} has several loops ({', '.join(loops)}); Argo allows one")
@@ -232,6 +232,7 @@ class _Validator:
                               functools.partial(plan.is_ancestor, name=task_name),
                               "is not among the tasks it depends on", problems)
             children.append((task, label))
+            children.extend((hook, f"{label}, hook") for hook in hook_templates(task))
         return children
 
     def _check_steps(self, template: dict[str, Any], where: str, problems: list[str]
@@ -249,6 +250,7 @@ class _Validator:
                 _check_references(step, label, "steps", earlier.__contains__,
                                   "is not a step of an earlier group", problems)
                 children.append((step, label))
+                children.extend((hook, f"{label}, hook") for hook in hook_templates(step))
             earlier.update(names)
         return children
 
@@ -257,18 +259,26 @@ def _check_references(call: Mapping[str, Any], label: str, prefix: str,
                       known: Callable[[str], bool], reason: str, problems: list[str]) -> None:
     """A `{{tasks.x...}}` or `{{steps.x...}}` tag must name a node that ran before the call."""
     pattern = re.compile(re.escape(prefix) + r"\.([^.]+)\.")
-    for tag in tags_in({k: v for k, v in call.items() if k != "inline"}):
+    # A hook may also name the call it hooks into (its exit hook sees the call's outputs).
+    own = call.get("name")
+    for tag, allowed in [
+            *((tag, known) for tag in tags_in({k: v for k, v in call.items()
+                                               if k not in ("inline", "hooks")})),
+            *((tag, lambda name: name == own or known(name))
+              for tag in tags_in(call.get("hooks") or {}))]:
         match = pattern.match(tag)
-        if match and not known(match.group(1)):
+        if match and not allowed(match.group(1)):
             problems.append(f"{label} refers to {{{{{tag}}}}}, but '{match.group(1)}' {reason}")
 
 
 def _children(template: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     if template.get("dag"):
-        return list(template["dag"].get("tasks") or [])
-    if template.get("steps"):
-        return [step for group in template["steps"] or [] for step in group or []]
-    return []
+        calls = list(template["dag"].get("tasks") or [])
+    elif template.get("steps"):
+        calls = [step for group in template["steps"] or [] for step in group or []]
+    else:
+        return []
+    return [*calls, *(hook for call in calls for hook in hook_templates(call))]
 
 
 def _pod_container_problems(template: Mapping[str, Any], where: str) -> list[str]:

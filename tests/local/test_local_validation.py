@@ -70,13 +70,14 @@ def test_an_expression_tag_that_does_not_parse_is_refused(tmp_path):
 def test_every_problem_is_listed_at_once(tmp_path):
     workflow = _workflow(
         _dag({"name": "a", "template": "missing"},
-             {"name": "b", "template": "say", "hooks": {"running": {"template": "say"}}}),
+             {"name": "b", "template": "say",
+              "hooks": {"running": {"template": "gone", "expression": "true"}}}),
         SAY)
 
     message = _refused(tmp_path, workflow)
 
     assert "template 'missing' is not defined in workflow" in message
-    assert "task 'b' uses lifecycle hooks" in message
+    assert "task 'b', hook: template 'gone' is not defined in workflow" in message
 
 
 def test_unresolvable_template_ref_is_refused(tmp_path):

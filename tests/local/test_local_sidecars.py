@@ -229,3 +229,19 @@ def test_in_containers_a_scripts_sidecar_shares_the_scripts_container_network(
     sidecar, main = _runs(docker_calls(tmp_path))
     assert "--network" not in sidecar
     assert main[main.index("--network") + 1] == f"container:{_name(sidecar)}"
+
+
+def test_a_main_container_past_its_deadline_still_has_its_sidecars_stopped(
+        run, docker, tmp_path):
+    workflow = _workflow("sidecar-deadline", {
+        "container": {"image": "alpine", "command": ["sleep", "600"]},
+        "activeDeadlineSeconds": 1,
+        "sidecars": [{"name": "web", "image": "alpine", "command": ["sleep", "600"]}]})
+
+    result = run(workflow)
+
+    assert result.phase == "Failed"
+    assert result.task("sidecar-deadline").message == "Step exceeded its deadline"
+    calls = docker_calls(tmp_path)
+    sidecar = _name(_runs(calls)[0])
+    assert ["stop", "-t", "3", sidecar] in calls and ["rm", "-f", sidecar] in calls

@@ -4,11 +4,6 @@ Each attempt is its own process in its own process group (session), so that stop
 (deadline, Ctrl-C) stops everything it started, as the end of a container would. Its
 stderr goes straight to the attempt's log file; its stdout passes through us into the same
 file and is kept for `outputs.result`.
-
-On Linux the event loop follows each process itself: its stdout pipe and a pidfd (which
-becomes readable when it exits) are watched by the loop's selector, so a task's end and the
-next task's start take one wake-up of one thread, as a plain `subprocess.run` loop does.
-Elsewhere a pooled worker thread follows each process.
 """
 
 from __future__ import annotations
@@ -17,17 +12,19 @@ import asyncio
 import contextlib
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
-from .follow import Follower, Tail, drain_and_wait, signal_group
-from .reaper import TASK_MARKER
+from .reaper import TASK_MARKER, stop_escaped, task_end_threads
 
 __all__ = [
     "RESULT_LIMIT",
@@ -75,6 +72,22 @@ def result_text(stdout: bytes) -> str:
     return stdout.decode("utf-8", errors="replace")
 
 
+class _Tail:
+    """The last `limit` bytes written to it (plus one, for the trailing newline trim)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit + 1
+        self.data = bytearray()
+
+    def add(self, chunk: bytes) -> None:
+        self.data += chunk
+        if len(self.data) > 2 * self.limit:  # trim rarely: amortised constant cost
+            del self.data[: len(self.data) - self.limit]
+
+    def value(self) -> bytes:
+        return bytes(self.data[-self.limit:])
+
+
 @dataclass
 class _Attempt:
     """What the worker thread running an attempt shares with the event loop."""
@@ -89,19 +102,15 @@ async def run_process(argv: list[str], *, env: dict[str, str], cwd: str, log_pat
                       live: list[subprocess.Popen[bytes]] | None = None) -> ProcessOutcome:
     """Run `argv` to its end, logging to `log_path`; kill it at `timeout` seconds.
 
-    On Linux the loop starts the process (a `vfork`: a fraction of a millisecond) and
-    follows it through its selector (`Follower`); elsewhere one pooled worker thread (from
-    `workers`) opens the log, starts the process, copies its stdout and waits for it.
+    One pooled worker thread (from `workers`) opens the log, starts the process, copies
+    its stdout and waits for it: the event loop spends none of a start's milliseconds and
+    hands each attempt over once, which keeps a busy machine's wake-ups per task few.
     Cancellation (Ctrl-C, workflow deadline) terminates the process group, waits for it
     and re-raises. `live`, if given, lists the running processes (for a forced stop).
     """
-    attempt, tail = _Attempt(), Tail(RESULT_LIMIT)
-    loop = asyncio.get_running_loop()
-    if _HAS_PIDFD:
-        finished = _start_on_loop(loop, workers, argv, env, cwd, log_path, tail, attempt, live)
-    else:
-        finished = loop.run_in_executor(
-            workers, _start_and_drain, argv, env, cwd, log_path, tail, attempt, live)
+    attempt, tail = _Attempt(), _Tail(RESULT_LIMIT)
+    finished = asyncio.get_running_loop().run_in_executor(
+        workers, _start_and_drain, argv, env, cwd, log_path, tail, attempt, live)
     timed_out = False
     try:
         try:
@@ -125,7 +134,7 @@ async def run_process(argv: list[str], *, env: dict[str, str], cwd: str, log_pat
 
 
 def _start_and_drain(argv: list[str], env: dict[str, str], cwd: str, log_path: Path,
-                     tail: Tail, attempt: _Attempt,
+                     tail: _Tail, attempt: _Attempt,
                      live: list[subprocess.Popen[bytes]] | None) -> str:
     """Start and follow the process to its end (in a worker thread); '' or why it failed."""
     with open(log_path, "ab", buffering=0) as log:
@@ -142,51 +151,9 @@ def _start_and_drain(argv: list[str], env: dict[str, str], cwd: str, log_path: P
             attempt.process = process
             stop = attempt.stop_requested
         if stop:  # stopped while it was starting
-            signal_group(process, signal.SIGKILL)
-        drain_and_wait(process, log, tail, env.get(TASK_MARKER, ""), live)
+            _signal_group(process, signal.SIGKILL)
+        _drain_and_wait(process, log, tail, env.get(TASK_MARKER, ""), live)
     return ""
-
-
-# A pidfd (Linux 5.3) lets the loop's selector see a process's exit.
-_HAS_PIDFD = sys.platform.startswith("linux") and hasattr(os, "pidfd_open")
-
-
-def _start_on_loop(loop: asyncio.AbstractEventLoop, workers: ThreadPoolExecutor,
-                   argv: list[str], env: dict[str, str], cwd: str, log_path: Path, tail: Tail,
-                   attempt: _Attempt, live: list[subprocess.Popen[bytes]] | None
-                   ) -> asyncio.Future[str]:
-    """Start the process here and have the loop follow it; resolves to '' or why it failed.
-
-    Measured on a busy two-core machine: handing each start to a worker thread costs two
-    cross-thread wake-ups per task (often milliseconds each), more than the start itself.
-    """
-    finished: asyncio.Future[str] = loop.create_future()
-    log = open(log_path, "ab", buffering=0)  # noqa: SIM115 - closed by the follower
-    try:
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=log, cwd=cwd, env=env, start_new_session=True)
-    except OSError as error:
-        problem = start_failure(argv[0], error)
-        with log:
-            log.write((problem + "\n").encode())
-        finished.set_result(problem)
-        return finished
-    except BaseException:
-        log.close()
-        raise
-    attempt.process = process
-    if live is not None:
-        live.append(process)
-    try:
-        pidfd = os.pidfd_open(process.pid)
-    except OSError:  # e.g. a sandbox without pidfds: a worker thread follows it instead
-        def drain() -> str:
-            with log:
-                drain_and_wait(process, log, tail, env.get(TASK_MARKER, ""), live)
-            return ""
-        return asyncio.ensure_future(loop.run_in_executor(workers, drain))
-    Follower(loop, process, pidfd, log, tail, env.get(TASK_MARKER, ""), live, finished)
-    return finished
 
 
 def start_failure(program: str, error: OSError) -> str:
@@ -200,25 +167,66 @@ def start_failure(program: str, error: OSError) -> str:
     return f'exec: "{program}": {error.strerror or error}'
 
 
+def _drain_and_wait(process: subprocess.Popen[bytes], log: BinaryIO, tail: _Tail,
+                    marker: str, live: list[subprocess.Popen[bytes]] | None) -> None:
+    """Copy stdout to the log and the tail until it closes, then reap the process.
+
+    What the process left running is stopped with it: its process group, and the
+    descendants that left the group (`marker` names them, see `reaper`).
+    """
+    assert process.stdout is not None
+    descriptor = process.stdout.fileno()
+    exited_at: float | None = None
+    try:
+        while True:
+            ready, _, _ = select.select([descriptor], [], [], 0.2)
+            if ready:
+                chunk = os.read(descriptor, 65536)
+                if not chunk:
+                    break
+                log.write(chunk)
+                tail.add(chunk)
+            if exited_at is None:
+                if process.poll() is not None:
+                    # When the main process ends, its container would end too: stop what it
+                    # left behind, which may still hold stdout open.
+                    exited_at = time.monotonic()
+                    _signal_group(process, signal.SIGKILL)
+            elif time.monotonic() - exited_at > 2.0:
+                break  # a process that left the group holds stdout: stop reading
+    finally:
+        process.stdout.close()
+        process.wait()
+        _signal_group(process, signal.SIGKILL)
+        # The other tasks' own processes are children too: no need to read theirs.
+        stop_escaped(marker, exact=True, skip={p.pid for p in live or ()},
+                     threads=task_end_threads(), groups=(process.pid,))
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
+
+
 async def _stop(attempt: _Attempt, finished: asyncio.Future[str]) -> None:
     """SIGTERM the process group, then SIGKILL it if it is still there after a grace period."""
     with attempt.lock:
         attempt.stop_requested = True
         process = attempt.process
     if process is not None:
-        signal_group(process, signal.SIGTERM)
+        _signal_group(process, signal.SIGTERM)
     try:
         await asyncio.wait_for(asyncio.shield(finished), TERMINATE_GRACE)
     except asyncio.TimeoutError:
         if attempt.process is not None:
-            signal_group(attempt.process, signal.SIGKILL)
+            _signal_group(attempt.process, signal.SIGKILL)
         await finished
 
 
 def force_kill(processes: list[subprocess.Popen[bytes]]) -> None:
     """SIGKILL every listed process group now (a second Ctrl-C)."""
     for process in list(processes):
-        signal_group(process, signal.SIGKILL)
+        _signal_group(process, signal.SIGKILL)
 
 
 def _exit_code(returncode: int | None) -> int | None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from hera_utils.errors import ConfigurationError
-from hera_utils.local import dag, executors, runner
+from hera_utils.local import dag, runner
 from hera_utils.local.depends import TaskResults, parse_depends
 from hera_utils.local.nodes import Node
 from hera_utils.local.progress import Progress
@@ -188,19 +188,9 @@ def test_a_process_left_in_the_task_group_is_reaped_not_left_a_zombie(run, tmp_p
     assert not Path(f"/proc/{int(pid_file.read_text())}").exists()
 
 
-def _no_pidfd(pid: int) -> int:
-    raise OSError(38, "Function not implemented")
-
-
-@pytest.mark.parametrize("follower", ["event loop", "no pidfd", "worker thread"])
-def test_each_way_of_following_a_process_keeps_its_output_and_exit_code(
-        run, tmp_path, monkeypatch: pytest.MonkeyPatch, follower: str) -> None:
-    # The loop follows a process through a pidfd; without one (an older kernel, another
-    # system) a worker thread does: the task's outcome is the same either way.
-    if follower == "no pidfd":
-        monkeypatch.setattr(executors.os, "pidfd_open", _no_pidfd, raising=False)
-    elif follower == "worker thread":
-        monkeypatch.setattr(executors, "_HAS_PIDFD", False)
+def test_a_task_s_output_exit_code_and_leftovers_are_kept_and_stopped(run, tmp_path) -> None:
+    # Its stdout passes through the runner (log and result), its stderr goes to the log, its
+    # exit code fails it; what it left in its group is stopped and reaped when it ends.
     pid_file = tmp_path / "pid"
     source = (f"(sleep 301 >/dev/null 2>&1 & echo $! > {pid_file})\n"
               "for i in $(seq 3000); do echo \"line $i\"; done\necho oops >&2\nexit 3\n")

@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
@@ -54,24 +55,36 @@ def stop_escaped(marker_prefix: str, *, exact: bool = False, skip: Collection[in
     `run:12`). Only processes re-parented here (see `become_subreaper`) and carrying the
     marker are touched; the pids in `skip` (the running tasks' own processes) are not even
     read. `threads` limits the search to the children of these threads (default: all).
-    A zombie shows no environment: one in a process group of `groups` (the task's, whose
-    end killed it) is reaped too, or it would stay until this process ends.
-    Returns how many were stopped.
+    A zombie shows no environment: a child in a process group of `groups` (the task's,
+    whose end killed it) is reaped too, zombie already or still dying, or it would stay a
+    zombie until this process ends. Returns how many were stopped.
     """
     if not marker_prefix or not sys.platform.startswith("linux"):
         return 0
     needle = f"{TASK_MARKER}={marker_prefix}".encode()
     stopped = 0
     for pid in _children(threads):
-        if pid in skip or not (_carries(pid, needle, exact=exact)
-                               or (groups and _zombie_in(pid, groups))):
+        if pid in skip:
+            continue
+        in_group = bool(groups) and _group_of(pid) in groups
+        if not (in_group or _carries(pid, needle, exact=exact)):
             continue
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
             stopped += 1
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(pid, 0)
+        _reap(pid)
     return stopped
+
+
+REAP_WAIT = 0.5  # seconds a killed child may take to die before it is left to the kernel
+
+
+def _reap(pid: int) -> None:
+    """Wait for a child that was sent SIGKILL, a bounded time (one stuck in the kernel)."""
+    deadline = time.monotonic() + REAP_WAIT
+    with contextlib.suppress(ChildProcessError, OSError):
+        while os.waitpid(pid, os.WNOHANG) == (0, 0) and time.monotonic() < deadline:
+            time.sleep(0.0005)
 
 
 def _prctl() -> Callable[..., int] | None:
@@ -115,14 +128,12 @@ def _children(threads: Collection[int] | None = None) -> set[int]:
     return pids
 
 
-def _zombie_in(pid: int, groups: Collection[int]) -> bool:
-    """Whether `pid` is a zombie whose process group is one of `groups`."""
+def _group_of(pid: int) -> int | None:
+    """The process group of `pid`, a zombie's too (None if it is gone)."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            fields = stat.read().rsplit(b")", 1)[1].split()
-        return fields[0] == b"Z" and int(fields[2]) in groups
-    except (OSError, IndexError, ValueError):
-        return False
+        return os.getpgid(pid)
+    except OSError:
+        return None
 
 
 def _carries(pid: int, needle: bytes, *, exact: bool) -> bool:

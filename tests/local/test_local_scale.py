@@ -186,3 +186,25 @@ def test_a_process_left_in_the_task_group_is_reaped_not_left_a_zombie(run, tmp_p
 
     assert result.succeeded, result.message
     assert not Path(f"/proc/{int(pid_file.read_text())}").exists()
+
+
+def test_a_task_s_output_exit_code_and_leftovers_are_kept_and_stopped(run, tmp_path) -> None:
+    # Its stdout passes through the runner (log and result), its stderr goes to the log, its
+    # exit code fails it; what it left in its group is stopped and reaped when it ends.
+    pid_file = tmp_path / "pid"
+    source = (f"(sleep 301 >/dev/null 2>&1 & echo $! > {pid_file})\n"
+              "for i in $(seq 3000); do echo \"line $i\"; done\necho oops >&2\nexit 3\n")
+    workflow = _dag([{"name": "ends", "template": "ends"},
+                     {"name": "after", "template": "ends", "depends": "ends.Failed"}])
+    workflow["spec"]["templates"][1] = {
+        "name": "ends", "script": {"image": "bash", "command": ["bash"], "source": source}}
+
+    result = run(workflow)
+
+    first = result.task("ends")
+    assert (first.phase, first.exit_code) == ("Failed", 3)
+    assert first.outputs["result"].splitlines()[-1] == "line 3000"
+    log = first.log.read_text()
+    assert "line 1\n" in log and "line 3000\n" in log and "oops" in log
+    assert result.task("after").exit_code == 3
+    assert not Path(f"/proc/{int(pid_file.read_text())}").exists()

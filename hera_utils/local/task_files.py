@@ -1,13 +1,13 @@
 """A task attempt's own file system, standing for its pod's: `runs/<run>/fs/<task>/`.
 
 A script task runs in it: its working directory is this directory (the pod's `/`, or its
-`workingDir` under it) and its HOME is `root/` in it, so what it writes there stays in the
-run. Input artifacts are copied in before the task starts, at their path under this
-directory (`/tmp/in` -> `<run>/fs/<task>/tmp/in`), and each volume mount is a directory (or
-a link to the volume's directory, see `volumes`) at its mount path; a script's source,
-args and env are rewritten to name them there, and a container gets each one mounted at
-its path. After the task, its output artifacts are copied from there into the run's
-repository (`artifacts`); the directory is then removed, as a pod's file system is.
+`workingDir` under it) and so is its HOME, so what it writes there stays in the run.
+Input artifacts are copied in before the task starts, at their path under this directory
+(`/tmp/in` -> `<run>/fs/<task>/tmp/in`), and each volume mount is a directory (or a link
+to the volume's directory, see `volumes`) at its mount path; a script's source, args and
+env are rewritten to name them there, and a container gets each one mounted at its path.
+After the task, its output artifacts are copied from there into the run's repository
+(`artifacts`); the directory is then removed, as a pod's file system is.
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ class TaskFiles:
         self.repository = repository
         self.task = task
         self.root = repository.files_root / task
-        self.home = self.root / "root"  # HOME, as in most images
+        # HOME too: one directory a task, made and removed in one system call each (a
+        # second one for HOME cost as much again on a busy machine, for every task).
+        self.home = self.root
         self.inputs = list((body.get("inputs") or {}).get("artifacts") or [])
         self.outputs = list((body.get("outputs") or {}).get("artifacts") or [])
         self.volume_mounts = list(mounts)
@@ -90,8 +92,11 @@ class TaskFiles:
     def materialise(self, spec: Mapping[str, Any] | None = None) -> None:
         """Make the file system: HOME, the working directory of `spec`, the volumes at their
         mount paths; copy the input artifacts in; make the parent of each output path."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        if spec is not None:
+        try:  # the common case in one system call: every task makes it
+            os.mkdir(self.root)
+        except OSError:
+            self.root.mkdir(parents=True, exist_ok=True)
+        if spec is not None and spec.get("workingDir"):
             self.working_dir(spec).mkdir(parents=True, exist_ok=True)
         for mount in self.volume_mounts:
             place = self.local_path(mount.mount_path)
@@ -163,7 +168,10 @@ class TaskFiles:
 
     def clean(self) -> None:
         """Remove the task's file system (its outputs are in the repository by now)."""
-        shutil.rmtree(self.root, ignore_errors=True)
+        try:  # most tasks leave it empty: one system call, not a tree walk
+            os.rmdir(self.root)
+        except OSError:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def _store(self, artifact: Mapping[str, Any], local: Path) -> Path:
         target = self._destination(artifact, file_name=None if local.is_dir() else local.name)

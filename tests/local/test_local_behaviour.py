@@ -61,8 +61,8 @@ def test_a_script_works_in_its_own_directory_and_home_under_the_run(run, tmp_pat
     assert result.succeeded, result.message
     cwd, task_home, config = result.task("show").result.split()
     task_root = result.run_dir / "fs" / "show"
-    assert (cwd, task_home, config) == (str(task_root), str(task_root / "root"),
-                                        str(task_root / "root" / ".config"))
+    assert (cwd, task_home, config) == (str(task_root), str(task_root),
+                                        str(task_root / ".config"))
     assert list(home.iterdir()) == [] and list(tmp_path.glob("here.txt")) == []
     assert not task_root.exists()  # removed with the task, as a pod's file system is
 

@@ -104,4 +104,4 @@ def test_a_script_writing_to_home_leaves_the_users_home_unchanged(run, tmp_path,
     assert result.succeeded, result.message
     assert (home / ".bashrc").read_text() == "# mine\n"
     assert sorted(p.name for p in home.rglob("*")) == [".bashrc", ".config"]
-    assert result.task("sandboxed").result == str(result.run_dir / "fs" / "main" / "root")
+    assert result.task("sandboxed").result == str(result.run_dir / "fs" / "main")

@@ -34,9 +34,9 @@ $(WHEELHOUSE)/.filled: pyproject.toml | $(BIN)/hera-utils
 	rm -f $(WHEELHOUSE)/hera_utils-*.whl
 	@touch $@
 
-## test: lint and run the whole test suite (the journey test included)
+## test: lint and run the whole test suite (the journey test included), on every CPU
 test: lint $(WHEELHOUSE)/.filled
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 ## bench: print the benchmark ratios
 bench: $(BIN)/hera-utils

@@ -140,10 +140,12 @@ def _start_and_drain(argv: list[str], env: dict[str, str], cwd: str, log_path: P
     """Start and follow the process to its end (in a worker thread); '' or why it failed."""
     with open(log_path, "ab", buffering=0) as log:
         try:
+            os.makedirs(cwd, exist_ok=True)  # a task's own directory, made off the loop
             process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                        stderr=log, cwd=cwd, env=env, start_new_session=True)
         except OSError as error:
-            problem = start_failure(argv[0], error)
+            problem = start_failure(argv[0], error) if os.path.isdir(cwd) else \
+                f"cannot make the working directory {cwd}: {error.strerror or error}"
             log.write((problem + "\n").encode())
             return problem
         if live is not None:

@@ -28,6 +28,7 @@ __all__ = [
     "Node",
     "NodeType",
     "group_phase",
+    "stub_note",
     "timestamp",
     "utc_now",
 ]
@@ -153,3 +154,16 @@ class Node:
         if self.started_at is None:
             self.started_at = now
         self.finished_at = now
+
+
+def stub_note(nodes: Iterable[Node], cause: Node | None) -> list[str]:
+    """Say that the failed task ran after stubbed ones: their empty outputs may be why."""
+    if cause is None or cause.stubbed or cause.started_at is None:
+        return []
+    before = [node.display_name for node in nodes if node.stubbed
+              and node.finished_at is not None and node.finished_at <= cause.started_at]
+    if not before:
+        return []
+    return [f"{cause.display_name} ran after stubbed container task(s) "
+            f"{', '.join(before)}, whose outputs are empty (stub_containers): an empty "
+            "input may be why it failed"]

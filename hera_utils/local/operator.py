@@ -33,17 +33,9 @@ from .dag import run_dag
 from .exit_handler import finish_workflow_hooks, run_exit_handler, workflow_hooks
 from .limits import MAX_NODES, MAX_STACK_DEPTH
 from .model import POD_KINDS, TemplateScope, WorkflowModel, template_kind
-from .nodes import (
-    ERROR,
-    FAILED,
-    FAILED_OR_ERROR,
-    SUCCEEDED,
-    Node,
-    NodeType,
-    utc_now,
-)
+from .nodes import ERROR, FAILED, FAILED_OR_ERROR, SUCCEEDED, Node, NodeType, stub_note, utc_now
 from .parameters import ParameterProblem, resolve_parameters
-from .pods import PodRunner, run_suspend, stub_note
+from .pods import PodRunner, run_suspend
 from .progress import Progress
 from .reaper import become_subreaper, stop_escaped
 from .retries import execute_with_retries
@@ -105,8 +97,8 @@ class WorkflowOperator:
         subreaper.enter_context(become_subreaper())
         hooks = workflow_hooks(self)
         try:
-            main = asyncio.ensure_future(self.run_root(self.name, self.model.entrypoint))
-            self._stopping_task = main
+            main = self._stopping_task = asyncio.ensure_future(
+                self.run_root(self.name, self.model.entrypoint))
             deadline = positive_seconds(self.model.spec.get("activeDeadlineSeconds"))
             timer = loop.call_later(deadline, self._deadline_exceeded) if deadline else None
             hooks.evaluate({"workflow.status": "Running"})
@@ -126,6 +118,7 @@ class WorkflowOperator:
             return phase, message
         finally:
             await self.daemons.stop_all()
+            await self._pods.settle()
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import re
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,19 @@ class PodRunner:
         self.options = op.options
         self.launcher = Launcher(op.name, op.options)
         self.repository = LocalRepository(op.options.run_dir)
+        self._cleaning: set[asyncio.Future[None]] = set()
+
+    def clean_later(self, files: TaskFiles) -> None:
+        """Remove a task's file system in a worker thread: removing a directory can take a
+        millisecond on a busy machine, which the event loop would pay at every task's end."""
+        future = asyncio.get_running_loop().run_in_executor(self.op.workers, files.clean)
+        self._cleaning.add(future)
+        future.add_done_callback(self._cleaning.discard)
+
+    async def settle(self) -> None:
+        """Wait until the file systems of the finished tasks are removed."""
+        if self._cleaning:
+            await asyncio.gather(*self._cleaning, return_exceptions=True)
 
     async def run(self, node: Node, body: dict[str, Any], kind: str, log_base: str) -> None:
         """Run one attempt of a pod template as node `node`."""
@@ -89,7 +101,7 @@ class PodRunner:
             if not outcome.start_error:
                 problems += files.collect(node)
         finally:
-            files.clean()
+            self.clean_later(files)
         failure = pod_failure(outcome, extras, daemon=truthy(body.get("daemon")))
         if failure is not None:
             node.finish(*failure)
@@ -304,19 +316,6 @@ class PodRunner:
         self.op.global_scope.update(published_globals(outputs, node))
         self.op.global_scope.update(published_artifacts(body, node))
         self.op.finished(node, was="none")
-
-
-def stub_note(nodes: Iterable[Node], cause: Node | None) -> list[str]:
-    """Say that the failed task ran after stubbed ones: their empty outputs may be why."""
-    if cause is None or cause.stubbed or cause.started_at is None:
-        return []
-    before = [node.display_name for node in nodes if node.stubbed
-              and node.finished_at is not None and node.finished_at <= cause.started_at]
-    if not before:
-        return []
-    return [f"{cause.display_name} ran after stubbed container task(s) "
-            f"{', '.join(before)}, whose outputs are empty (stub_containers): an empty "
-            "input may be why it failed"]
 
 
 def _collect_outputs(node: Node, outputs: list[dict[str, Any]], launch: Launch) -> list[str]:

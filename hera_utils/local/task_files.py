@@ -92,10 +92,8 @@ class TaskFiles:
     def materialise(self, spec: Mapping[str, Any] | None = None) -> None:
         """Make the file system: HOME, the working directory of `spec`, the volumes at their
         mount paths; copy the input artifacts in; make the parent of each output path."""
-        try:  # the common case in one system call: every task makes it
-            os.mkdir(self.root)
-        except OSError:
-            self.root.mkdir(parents=True, exist_ok=True)
+        # The directory itself is made by the thread that starts the task (`executors`): on
+        # a busy machine a mkdir can take a millisecond, not to be spent by the event loop.
         if spec is not None and spec.get("workingDir"):
             self.working_dir(spec).mkdir(parents=True, exist_ok=True)
         for mount in self.volume_mounts:
@@ -170,6 +168,8 @@ class TaskFiles:
         """Remove the task's file system (its outputs are in the repository by now)."""
         try:  # most tasks leave it empty: one system call, not a tree walk
             os.rmdir(self.root)
+        except FileNotFoundError:
+            pass  # a container task that needed none
         except OSError:
             shutil.rmtree(self.root, ignore_errors=True)
 

@@ -102,7 +102,12 @@ class PodRunner:
                 problems += files.collect(node)
         finally:
             self.clean_later(files)
-        failure = pod_failure(outcome, extras, daemon=truthy(body.get("daemon")))
+        self._conclude(node, pod_failure(outcome, extras, daemon=truthy(body.get("daemon"))),
+                       problems, outputs, body)
+
+    def _conclude(self, node: Node, failure: tuple[str, str] | None, problems: list[str],
+                  outputs: list[dict[str, Any]], body: dict[str, Any]) -> None:
+        """End an attempt's node: its pod's failure, else its outputs' problems, else done."""
         if failure is not None:
             node.finish(*failure)
         elif problems:
@@ -278,16 +283,7 @@ class PodRunner:
             pod.clean()
             if files is not None:
                 files.clean()
-        failure = pod.failure()
-        if failure is not None:
-            node.finish(*failure)
-        elif problems:
-            node.finish(ERROR, "failed to save outputs: " + "; ".join(problems))
-        else:
-            node.finish(SUCCEEDED)
-            self.op.global_scope.update(published_globals(outputs, node))
-            self.op.global_scope.update(published_artifacts(body, node))
-        self.op.finished(node, was="running")
+        self._conclude(node, pod.failure(), problems, outputs, body)
 
     def _stub(self, node: Node, body: dict[str, Any], outputs: list[dict[str, Any]],
               log_path: Path, files: TaskFiles | None) -> None:

@@ -11,6 +11,20 @@ from typing import Any
 from hera_utils.local import LocalRunResult
 
 WORKFLOWS = Path(__file__).parent / "workflows"
+PY = {"image": "python:3.12", "command": ["python"]}
+
+
+def workflow(name: str, templates: list[dict[str, Any]], entry: str = "main",
+             **spec: Any) -> dict[str, Any]:
+    """A Workflow named `name` of `templates`, entering at `entry`, with more of its spec."""
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+            "metadata": {"name": name},
+            "spec": {"entrypoint": entry, "templates": templates, **spec}}
+
+
+def script(name: str, source: str, **extra: Any) -> dict[str, Any]:
+    """A Python script template."""
+    return {"name": name, "script": {**PY, "source": source}, **extra}
 
 
 def phases(result: LocalRunResult) -> dict[str, str]:

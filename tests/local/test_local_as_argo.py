@@ -3,19 +3,12 @@ written after an Argo example or rule, with Argo's outcome as the expectation.""
 
 from __future__ import annotations
 
+import functools
+
 import pytest
+from localrun_helpers import PY, script, workflow
 
-PY = {"image": "python:3.12", "command": ["python"]}
-
-
-def wf(templates: list[dict], entry: str = "main", **spec) -> dict:
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-            "metadata": {"name": "argo-like"},
-            "spec": {"entrypoint": entry, "templates": templates, **spec}}
-
-
-def script(name: str, source: str, **extra) -> dict:
-    return {"name": name, "script": {**PY, "source": source}, **extra}
+wf = functools.partial(workflow, "argo-like")
 
 
 def test_a_script_run_by_sh_c_is_staged_executable(run) -> None:

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-PY = {"image": "python:3.12", "command": ["python"]}
+import functools
 
+from localrun_helpers import script, workflow
 
-def wf(templates: list[dict], entry: str = "main", **spec) -> dict:
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-            "metadata": {"name": "exprs"},
-            "spec": {"entrypoint": entry, "templates": templates, **spec}}
-
-
-def script(name: str, source: str, **extra) -> dict:
-    return {"name": name, "script": {**PY, "source": source}, **extra}
+wf = functools.partial(workflow, "exprs")
 
 
 ECHO = script("echo", "print('{{inputs.parameters.x}}')",

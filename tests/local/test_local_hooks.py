@@ -3,19 +3,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
-PY = {"image": "python:3.12", "command": ["python"]}
+from localrun_helpers import script, workflow
 
-
-def wf(templates: list[dict], entry: str = "main", **spec) -> dict:
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-            "metadata": {"name": "hooked"},
-            "spec": {"entrypoint": entry, "templates": templates, **spec}}
-
-
-def script(name: str, source: str, **extra) -> dict:
-    return {"name": name, "script": {**PY, "source": source}, **extra}
+wf = functools.partial(workflow, "hooked")
 
 
 NOTE = script("note", "print('note')")

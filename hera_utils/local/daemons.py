@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.client
+import os
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
@@ -132,18 +133,29 @@ class Daemons:
 
 
 async def _settled(task: asyncio.Future[Any], before: frozenset[str]) -> None:
-    """Wait until a TCP port not in `before` listens, the attempt ends, or the settle time."""
+    """Wait until a TCP port not in `before` listens in a task process of this run (not in
+    another program of the machine), the attempt ends, or the settle time."""
     until = time.monotonic() + SETTLE_SECONDS
     while not task.done() and time.monotonic() < until:
-        now = await asyncio.to_thread(_listening)
-        if now - before:
+        if await asyncio.to_thread(_a_child_listens, before):
             return
         await asyncio.wait({task}, timeout=0.05)
 
 
+def _a_child_listens(before: frozenset[str]) -> bool:
+    """Whether a socket listening now, and not in `before`, is held by a child process."""
+    new = {inode for address, inode in _listening_sockets() if address not in before}
+    return bool(new) and bool(new & _children_sockets())
+
+
 def _listening() -> frozenset[str]:
     """The local addresses of this machine's listening TCP sockets (none known: empty)."""
-    found = set()
+    return frozenset(address for address, _ in _listening_sockets())
+
+
+def _listening_sockets() -> list[tuple[str, str]]:
+    """(local address, socket inode) of each listening TCP socket of this machine."""
+    found = []
     for table in _PROC_NET:
         try:
             rows = table.read_text(encoding="ascii").splitlines()[1:]
@@ -151,9 +163,32 @@ def _listening() -> frozenset[str]:
             continue
         for row in rows:
             fields = row.split()
-            if len(fields) > 3 and fields[3] == "0A":  # TCP_LISTEN
-                found.add(fields[1])
-    return frozenset(found)
+            if len(fields) > 9 and fields[3] == "0A":  # TCP_LISTEN
+                found.append((fields[1], fields[9]))
+    return found
+
+
+def _children_sockets() -> set[str]:
+    """The socket inodes held by this process's descendants (the tasks' processes)."""
+    sockets: set[str] = set()
+    pending, seen = [os.getpid()], set()
+    while pending:
+        pid = pending.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            with contextlib.suppress(OSError, ValueError):
+                pending.extend(int(child) for child in children.read_text().split())
+        if pid == os.getpid():
+            continue  # this process's own servers are not a daemon's
+        with contextlib.suppress(OSError):
+            for descriptor in os.scandir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    link = os.readlink(descriptor.path)
+                    if link.startswith("socket:["):
+                        sockets.add(link[8:-1])
+    return sockets
 
 
 def _probe_check(probe: Mapping[str, Any]) -> Callable[[], bool] | None:

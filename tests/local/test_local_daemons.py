@@ -252,3 +252,31 @@ def test_a_daemon_that_never_listens_is_ready_after_the_settle_time(run, tmp_pat
     assert result.succeeded, result.message
     assert result.task("after").result == "after"
     assert result.task("quiet").phase == "Succeeded"
+
+
+def test_only_a_port_opened_by_a_task_process_makes_a_daemon_ready(tmp_path) -> None:
+    # Another program opening a port (here: this process, as a test server) is no sign.
+    import subprocess
+    import sys
+    import time
+
+    from hera_utils.local import daemons
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("listening sockets are read from /proc")
+    before = daemons._listening()
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        assert not daemons._a_child_listens(before)
+    ready = tmp_path / "ready"
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import socket, time, pathlib\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\n"
+        f"s.listen()\npathlib.Path({str(ready)!r}).touch()\ntime.sleep(30)")])
+    try:
+        while not ready.exists() and child.poll() is None:
+            time.sleep(0.02)
+        assert daemons._a_child_listens(before)
+    finally:
+        child.kill()
+        child.wait()

@@ -107,9 +107,9 @@ class Launcher:
             local_dir.mkdir(parents=True, exist_ok=True)
             env_vars["hera__outputs_directory"] = str(local_dir)
             remap[hera_outputs.rstrip("/")] = str(local_dir)
-        launch = Launch(cwd=str(cwd or self.options.work_dir), kind=kind,
+        launch = Launch(cwd=str(cwd or self.options.work_dir),
+                        kind="container" if in_container else kind,
                         home=str(home) if home else "")
-        launch.kind = "container" if in_container else kind
         self._map_outputs(launch, body, launch.kind, log_base, remap)
         if self.options.volume_dir is not None:
             env_vars["HERA_UTILS_VOLUME_DIR"] = str(self.options.volume_dir)

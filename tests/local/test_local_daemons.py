@@ -65,12 +65,17 @@ for _ in range(200):
     return script("client", source, inputs={"parameters": [{"name": "ip"}]})
 
 
-def test_a_dag_daemon_serves_later_tasks_and_is_stopped_with_its_dag(run, tmp_path) -> None:
-    port, stopped = free_port(), tmp_path / "stopped"
-    dag = {"name": "main", "dag": {"tasks": [
+def served_dag() -> dict:
+    """A DAG whose client task depends on its server task and is given the server's ip."""
+    return {"name": "main", "dag": {"tasks": [
         {"name": "server", "template": "server"},
         {"name": "client", "template": "client", "depends": "server",
          "arguments": {"parameters": [{"name": "ip", "value": "{{tasks.server.ip}}"}]}}]}}
+
+
+def test_a_dag_daemon_serves_later_tasks_and_is_stopped_with_its_dag(run, tmp_path) -> None:
+    port, stopped = free_port(), tmp_path / "stopped"
+    dag = served_dag()
     result = run(wf([dag, server(port, stopped), client(port)]))
     assert result.succeeded, result.message
     assert result.task("client").inputs == {"ip": "127.0.0.1"}
@@ -100,10 +105,7 @@ def test_a_steps_daemon_is_stopped_when_its_steps_end_before_what_follows(run, t
 def test_a_daemon_that_ignores_sigterm_is_killed(run, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(executors, "TERMINATE_GRACE", 0.2)
     port, stopped = free_port(), tmp_path / "stopped"
-    dag = {"name": "main", "dag": {"tasks": [
-        {"name": "server", "template": "server"},
-        {"name": "client", "template": "client", "depends": "server",
-         "arguments": {"parameters": [{"name": "ip", "value": "{{tasks.server.ip}}"}]}}]}}
+    dag = served_dag()
     result = run(wf([dag, server(port, stopped, on_term="pass"), client(port)]))
     assert result.succeeded, result.message
     pid = int(stopped.read_text())
@@ -163,10 +165,7 @@ def test_a_retried_daemon_ends_with_its_retry_node(run, tmp_path) -> None:
     # dag-daemon-retry-strategy.yaml: the Retry node is the task, daemoned as its attempt.
     port, stopped = free_port(), tmp_path / "stopped"
     retried = {**server(port, stopped), "retryStrategy": {"limit": 2}}
-    dag = {"name": "main", "dag": {"tasks": [
-        {"name": "server", "template": "server"},
-        {"name": "client", "template": "client", "depends": "server",
-         "arguments": {"parameters": [{"name": "ip", "value": "{{tasks.server.ip}}"}]}}]}}
+    dag = served_dag()
     result = run(wf([dag, retried, client(port)]))
     assert result.succeeded, result.message
     assert result.task("client").result == "pong"
@@ -176,10 +175,7 @@ def test_a_retried_daemon_ends_with_its_retry_node(run, tmp_path) -> None:
 
 def test_a_daemon_leaves_the_only_slot_to_the_tasks_it_serves(run, tmp_path) -> None:
     port, stopped = free_port(), tmp_path / "stopped"
-    dag = {"name": "main", "dag": {"tasks": [
-        {"name": "server", "template": "server"},
-        {"name": "client", "template": "client", "depends": "server",
-         "arguments": {"parameters": [{"name": "ip", "value": "{{tasks.server.ip}}"}]}}]}}
+    dag = served_dag()
     workflow = wf([dag, server(port, stopped), client(port)])
     workflow["spec"]["activeDeadlineSeconds"] = 30  # were the slot held: fail, not hang
     result = run(workflow, parallelism=1)
@@ -230,10 +226,7 @@ def once(port: int) -> dict:
 def test_a_daemon_without_a_probe_is_ready_once_it_listens(run, tmp_path) -> None:
     # On a cluster the client's pod starts seconds later; here it waits for the listener.
     port, stopped = free_port(), tmp_path / "stopped"
-    dag = {"name": "main", "dag": {"tasks": [
-        {"name": "server", "template": "server"},
-        {"name": "client", "template": "client", "depends": "server",
-         "arguments": {"parameters": [{"name": "ip", "value": "{{tasks.server.ip}}"}]}}]}}
+    dag = served_dag()
     result = run(wf([dag, server(port, stopped, delay=0.3), once(port)]))
     assert result.succeeded, result.message
     assert result.task("client").result == "pong"

@@ -12,7 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .executors import TERMINATE_GRACE, ContainerRuntime, start_failure
+from .executors import TERMINATE_GRACE, start_failure
+from .runtimes import ContainerRuntime
 
 __all__ = ["CommandResult", "container_exit", "restart_command", "runtime_command",
            "stop_container"]

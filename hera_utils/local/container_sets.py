@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import container_calls, executors
+from . import container_calls, executors, runtimes
 from .container_set_rules import MAIN
 from .context import DEADLINE_MESSAGE, NodeError, Operator
-from .executors import ContainerRuntime, ProcessOutcome
+from .executors import ProcessOutcome
 from .launch import Launch
 from .nodes import ERROR, FAILED, RUNNING, Node
+from .runtimes import ContainerRuntime
 from .sidecars import env_values
 from .task_files import TaskFiles
 from .values import duration_seconds, min_positive_seconds, parse_integer
@@ -142,7 +143,7 @@ class ContainerSet:
                     with open(container.log, "a", encoding="utf-8") as log:
                         log.write(container.skipped_for + "\n")
                     return DEPENDENCY_FAILED
-            argv = executors.container_run_command(
+            argv = runtimes.container_run_command(
                 self.runtime, name=container.docker_name,
                 image=str(container.spec.get("image", "")),
                 command=[str(w) for w in container.spec.get("command") or []],
@@ -217,7 +218,7 @@ class ContainerSet:
         main = next((c for c in self.containers if c.name == MAIN), None)
         for path, local in self.launch.output_paths.values():
             if main is not None and self._on_volume(path) is None:
-                await executors.copy_from_container(self.runtime, main.docker_name, path, local)
+                await runtimes.copy_from_container(self.runtime, main.docker_name, path, local)
         if files is None:
             return
         for path, local, _ in files.container_copies():
@@ -227,11 +228,11 @@ class ContainerSet:
                 if os.path.realpath(on_volume) != os.path.realpath(local):
                     _copy(Path(on_volume), Path(local))
             elif main is not None:
-                await executors.copy_from_container(self.runtime, main.docker_name, path, local)
+                await runtimes.copy_from_container(self.runtime, main.docker_name, path, local)
 
     async def remove(self) -> None:
         """Remove the set's containers."""
-        await asyncio.gather(*(executors.remove_container(self.runtime, c.docker_name)
+        await asyncio.gather(*(runtimes.remove_container(self.runtime, c.docker_name)
                                for c in self.containers))
 
     def clean(self) -> None:

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from .daemons import Daemons
-from .executors import ContainerRuntime
 from .model import TemplateScope, WorkflowModel
 from .nodes import Node
 from .progress import Progress
+from .runtimes import ContainerRuntime
 
 __all__ = ["DEADLINE_MESSAGE", "NodeError", "Operator", "RunOptions"]
 

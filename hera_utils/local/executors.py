@@ -1,4 +1,4 @@
-"""Running one task attempt as a local process, and finding a container runtime.
+"""Running one task attempt as a local process.
 
 Each attempt is its own process in its own process group (session), so that stopping it
 (deadline, Ctrl-C) stops everything it started, as the end of a container would. Its
@@ -13,14 +13,14 @@ import contextlib
 import os
 import re
 import select
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,14 +28,8 @@ from .reaper import TASK_MARKER, stop_escaped, task_end_threads
 
 __all__ = [
     "RESULT_LIMIT",
-    "ContainerRuntime",
     "ProcessOutcome",
-    "container_run_command",
-    "copy_from_container",
-    "find_container_runtime",
-    "mounts_in",
     "python_interpreter",
-    "remove_container",
     "result_text",
     "run_process",
     "start_failure",
@@ -45,7 +39,6 @@ __all__ = [
 # trailing newline (workflow/executor/executor.go, CaptureScriptResult).
 RESULT_LIMIT = 256 * 1024
 TERMINATE_GRACE = 3.0  # seconds between SIGTERM and SIGKILL when stopping a task
-PROBE_TIMEOUT = 5.0  # seconds a container runtime has to answer `info`
 _PYTHON = re.compile(r"^python(\d+(\.\d+)*)?$")
 
 
@@ -89,49 +82,90 @@ class _Tail:
         return bytes(self.data[-self.limit:])
 
 
-@dataclass
 class _Attempt:
     """What the worker thread running an attempt shares with the event loop."""
 
-    process: subprocess.Popen[bytes] | None = None
-    stop_requested: bool = False  # set by the loop: the worker stops what it starts
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.process: subprocess.Popen[bytes] | None = None
+        self.stop_requested = False  # set by the loop: the worker stops what it starts
+        self.lock = threading.Lock()
+        self.problem = ""  # why the process did not start
+        self.error: BaseException | None = None  # a defect in the worker, re-raised
+        self.done = False  # set on the loop, once the worker's job is over
+        self._waiter: asyncio.Future[None] | None = None
+
+    def deliver(self) -> None:
+        """(On the loop.) The worker's job is over: wake whoever waits for it."""
+        self.done = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until the worker's job is over. Cancelling the wait leaves the job running."""
+        if not self.done:
+            self._waiter = self.loop.create_future()
+            await self._waiter
 
 
 async def run_process(argv: list[str], *, env: dict[str, str], cwd: str, log_path: Path,
                       workers: ThreadPoolExecutor, timeout: float | None = None,
-                      live: list[subprocess.Popen[bytes]] | None = None) -> ProcessOutcome:
+                      live: list[subprocess.Popen[bytes]] | None = None,
+                      after: Callable[[bool], None] | None = None) -> ProcessOutcome:
     """Run `argv` to its end, logging to `log_path`; kill it at `timeout` seconds.
 
     One pooled worker thread (from `workers`) opens the log, starts the process, copies
-    its stdout and waits for it: the event loop spends none of a start's milliseconds and
-    hands each attempt over once, which keeps a busy machine's wake-ups per task few.
-    Cancellation (Ctrl-C, workflow deadline) terminates the process group, waits for it
-    and re-raises. `live`, if given, lists the running processes (for a forced stop).
+    its stdout, waits for it, then calls `after(started)` (what a pod's wait container does
+    once its main container ends: collect outputs, remove its file system). The event loop
+    spends none of a start's milliseconds and is woken once per attempt, when all that is
+    done. Cancellation (Ctrl-C, workflow deadline) terminates the process group, waits for
+    the worker and re-raises. `live`, if given, lists the running processes (for a forced
+    stop).
     """
-    attempt, tail = _Attempt(), _Tail(RESULT_LIMIT)
-    finished = asyncio.get_running_loop().run_in_executor(
-        workers, _start_and_drain, argv, env, cwd, log_path, tail, attempt, live)
+    attempt, tail = _Attempt(asyncio.get_running_loop()), _Tail(RESULT_LIMIT)
+    workers.submit(_job, argv, env, cwd, log_path, tail, attempt, live, after)
     timed_out = False
     try:
         try:
-            problem = await asyncio.wait_for(asyncio.shield(finished), timeout)
+            await (attempt.wait() if timeout is None else
+                   asyncio.wait_for(attempt.wait(), timeout))
         except asyncio.TimeoutError:
             timed_out = True
-            await _stop(attempt, finished)
-            problem = ""
+            await _stop(attempt)
     except asyncio.CancelledError:
-        await _stop(attempt, finished)
+        await _stop(attempt)
         raise
     finally:
         if live is not None and attempt.process in live:
             live.remove(attempt.process)
-    if problem:
-        return ProcessOutcome(exit_code=None, start_error=problem)
+    if attempt.error is not None:
+        raise attempt.error
+    if attempt.problem:
+        return ProcessOutcome(exit_code=None, start_error=attempt.problem)
     if attempt.process is None:  # the deadline came before a worker thread was free
         return ProcessOutcome(exit_code=None, timed_out=True)
     return ProcessOutcome(exit_code=_exit_code(attempt.process.returncode),
                           stdout=tail.value(), timed_out=timed_out)
+
+
+def _job(argv: list[str], env: dict[str, str], cwd: str, log_path: Path, tail: _Tail,
+         attempt: _Attempt, live: list[subprocess.Popen[bytes]] | None,
+         after: Callable[[bool], None] | None) -> None:
+    """A worker thread's whole part of an attempt; the loop is told when it is over."""
+    try:
+        with attempt.lock:
+            stopped = attempt.stop_requested and attempt.process is None
+        if stopped:  # stopped before a worker thread was free: start nothing
+            attempt.problem = ""
+        else:
+            attempt.problem = _start_and_drain(argv, env, cwd, log_path, tail, attempt, live)
+        if after is not None:
+            after(not attempt.problem and attempt.process is not None)
+    except BaseException as error:  # handed to the loop, raised there
+        attempt.error = error
+    finally:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            attempt.loop.call_soon_threadsafe(attempt.deliver)
 
 
 def _start_and_drain(argv: list[str], env: dict[str, str], cwd: str, log_path: Path,
@@ -211,19 +245,20 @@ def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
         os.killpg(process.pid, signum)
 
 
-async def _stop(attempt: _Attempt, finished: asyncio.Future[str]) -> None:
-    """SIGTERM the process group, then SIGKILL it if it is still there after a grace period."""
+async def _stop(attempt: _Attempt) -> None:
+    """SIGTERM the process group, then SIGKILL it if it is still there after a grace period;
+    return once the worker's job is over."""
     with attempt.lock:
         attempt.stop_requested = True
         process = attempt.process
     if process is not None:
         _signal_group(process, signal.SIGTERM)
     try:
-        await asyncio.wait_for(asyncio.shield(finished), TERMINATE_GRACE)
+        await asyncio.wait_for(attempt.wait(), TERMINATE_GRACE)
     except asyncio.TimeoutError:
         if attempt.process is not None:
             _signal_group(attempt.process, signal.SIGKILL)
-        await finished
+        await attempt.wait()
 
 
 def force_kill(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -237,127 +272,3 @@ def _exit_code(returncode: int | None) -> int | None:
     if returncode is not None and returncode < 0:
         return 128 - returncode
     return returncode
-
-
-# --------------------------------------------------------------------------- containers
-
-
-@dataclass(frozen=True)
-class ContainerRuntime:
-    """A working `docker` or `podman` command line."""
-
-    name: str
-    path: str
-
-
-_PROBES: dict[str, tuple[bool, str]] = {}
-
-
-def find_container_runtime(preference: str | None = None, *, timeout: float = PROBE_TIMEOUT
-                           ) -> tuple[ContainerRuntime | None, str]:
-    """A container runtime that answers `info`, or None and the reason why there is none.
-
-    `preference` is None/"auto" (docker, then podman), "none" (containers disabled), or a
-    command name or path. Each probe's answer is cached per executable for the process.
-    """
-    if preference is not None and preference.strip().lower() == "none":
-        return None, "containers are disabled (container_runtime='none')"
-    candidates = ["docker", "podman"] if preference in (None, "", "auto") else [preference]
-    reasons = []
-    for candidate in candidates:
-        path = shutil.which(candidate)
-        if path is None:
-            reasons.append(f"{candidate} is not on PATH")
-            continue
-        works, reason = _probe(path, timeout)
-        if works:
-            return ContainerRuntime(os.path.basename(candidate), path), ""
-        reasons.append(reason)
-    return None, "; ".join(reasons)
-
-
-def _probe(path: str, timeout: float) -> tuple[bool, str]:
-    cached = _PROBES.get(path)
-    if cached is None:
-        name = os.path.basename(path)
-        try:
-            completed = subprocess.run([path, "info"], stdin=subprocess.DEVNULL,
-                                       capture_output=True, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
-            cached = (False, f"'{name} info' did not answer within {timeout:g}s")
-        except OSError as error:
-            cached = (False, f"cannot run {path}: {error.strerror or error}")
-        else:
-            if completed.returncode == 0:
-                cached = (True, "")
-            else:
-                detail = completed.stderr.decode(errors="replace").strip().splitlines()
-                first = f": {detail[-1][:200]}" if detail else ""
-                cached = (False, f"'{name} info' failed (exit code {completed.returncode}){first}")
-        _PROBES[path] = cached
-    return cached
-
-
-def container_run_command(runtime: ContainerRuntime, *, name: str, image: str,
-                          command: list[str], args: list[str], env: dict[str, str],
-                          mounts: list[tuple[str, str]], working_dir: str | None,
-                          network: str | None = None, detach: bool = False) -> list[str]:
-    """The `docker run`/`podman run` command line of a container template.
-
-    Kubernetes' `command` replaces the image's entrypoint and `args` its command, hence
-    `--entrypoint` with the first word of `command`. `--init` runs it as a child of an init
-    process, as Argo's executor runs it: as PID 1 it would ignore the signals it sends
-    itself (its default actions do not apply to PID 1). `network` is `host` or
-    `container:<name>` (the network of a pod's other containers); `detach` starts it in the
-    background (`-d`: the command returns once the container runs).
-    """
-    argv = [runtime.path, "run", "--init", *(["-d"] if detach else []), "--name", name]
-    if network:
-        argv += ["--network", network]
-    for key, value in env.items():
-        argv += ["-e", f"{key}={value}"]
-    for host, target in mounts:
-        argv += ["-v", f"{host}:{target}"]
-    if working_dir:
-        argv += ["-w", working_dir]
-    if command:
-        argv += ["--entrypoint", command[0]]
-    return [*argv, image, *command[1:], *args]
-
-
-async def copy_from_container(runtime: ContainerRuntime, container: str, path: str,
-                              local_path: str) -> None:
-    """`docker cp container:path local_path` (a file the container wrote as an output)."""
-    await _quiet_command([runtime.path, "cp", f"{container}:{path}", local_path])
-
-
-async def remove_container(runtime: ContainerRuntime, container: str) -> None:
-    """`docker rm -f container`: the container of a finished or stopped task."""
-    await _quiet_command([runtime.path, "rm", "-f", container])
-
-
-async def _quiet_command(argv: list[str], timeout: float = 60.0) -> None:
-    with contextlib.suppress(OSError, asyncio.TimeoutError):
-        process = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL)
-        try:
-            await asyncio.wait_for(process.wait(), timeout)
-        except asyncio.TimeoutError:
-            process.kill()
-            raise
-
-
-def mounts_in(argv: list[str]) -> list[tuple[str, str]]:
-    """The (host, container path) volumes of a `container_run_command` command line."""
-    mounts, index = [], 2  # after `docker run`, flags until the image
-    while index < len(argv) and argv[index].startswith("-"):
-        flag = argv[index]
-        if flag in ("--init", "-d"):
-            index += 1
-            continue
-        if flag == "-v" and index + 1 < len(argv):
-            host, _, target = argv[index + 1].partition(":")
-            mounts.append((host, target))
-        index += 2
-    return mounts

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import executors
+from . import executors, runtimes
 from .context import NodeError, RunOptions
 from .limits import MAX_PARAMETER_BYTES, read_bounded
 from .nodes import Node
@@ -224,7 +224,7 @@ class Launcher:
         if self.options.volume_dir is not None:
             mounts.append((str(self.options.volume_dir), str(self.options.volume_dir)))
         mounts.extend(extra_mounts)
-        argv = executors.container_run_command(
+        argv = runtimes.container_run_command(
             self.options.runtime, name=name, image=str(spec.get("image", "")),
             command=[str(w) for w in spec.get("command") or []],
             args=[str(w) for w in spec.get("args") or []], env=env_vars, mounts=mounts,

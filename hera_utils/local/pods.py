@@ -15,13 +15,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import executors
+from . import executors, runtimes
 from .artifacts import LocalRepository, has_artifacts, published_artifacts
 from .container_set_rules import describe_set, set_volume_mounts
 from .container_sets import ContainerSet, run_container_set
 from .context import NodeError, Operator
+from .harvest import Harvest
 from .launch import Launch, Launcher
-from .limits import MAX_PARAMETER_BYTES, LimitError
 from .nodes import ERROR, FAILED, RUNNING, SUCCEEDED, Node
 from .reuse import apply as apply_reused
 from .reuse import reuse_for
@@ -93,15 +93,18 @@ class PodRunner:
         deadline = min_positive_seconds(body.get("activeDeadlineSeconds"),
                                         duration_seconds(body.get("timeout")))
         extras = self._pod_containers(node, body, launch, log_base, files)
+        harvest = Harvest(outputs, launch, files)
         try:
-            outcome = await self._attempt(node, kind, launch, log_path, deadline, extras)
-            node.exit_code = outcome.exit_code
-            node.result = executors.result_text(outcome.stdout)
-            problems = _collect_outputs(node, outputs, launch)
-            if not outcome.start_error:
-                problems += files.collect(node)
+            outcome = await self._attempt(node, kind, launch, log_path, deadline, extras,
+                                          harvest)
+            if not harvest.ran:  # a container's files are copied out by now
+                harvest(not outcome.start_error)
         finally:
-            self.clean_later(files)
+            if not harvest.ran:
+                self.clean_later(files)
+        node.exit_code = outcome.exit_code
+        node.result = executors.result_text(outcome.stdout)
+        problems = harvest.apply(node)
         self._conclude(node, pod_failure(outcome, extras, daemon=truthy(body.get("daemon"))),
                        problems, outputs, body)
 
@@ -179,7 +182,7 @@ class PodRunner:
         pod = launch.container_name or re.sub(
             r"[^a-zA-Z0-9_.-]", "-", f"hera-local-{self.op.name}-{launch.marker}")
         # A script on this machine: its volumes are directories of its own file system.
-        mounts = executors.mounts_in(launch.argv) if launch.container_name else files.mounts()
+        mounts = runtimes.mounts_in(launch.argv) if launch.container_name else files.mounts()
         return PodContainers(self.options.runtime, body, pod=pod,
                              host_network=not launch.container_name,
                              main_mounts=mounts, volume_dir=self.options.volume_dir,
@@ -192,12 +195,13 @@ class PodRunner:
         return path
 
     async def _attempt(self, node: Node, kind: str, launch: Launch, log_path: Path,
-                       deadline: float | None, extras: PodContainers | None = None
-                       ) -> executors.ProcessOutcome:
+                       deadline: float | None, extras: PodContainers | None,
+                       harvest: Harvest) -> executors.ProcessOutcome:
         """Wait for a turn, run the process, copy a container's outputs out of it.
 
         `extras` (init containers, sidecars) run in the same turn: the init containers
-        first, then the sidecars, stopped when the main process has ended."""
+        first, then the sidecars, stopped when the main process has ended. A process's
+        outputs are harvested by its worker thread, as soon as it has ended."""
         self.op.progress.task_pending(node)
         state = "pending"
         try:
@@ -224,7 +228,8 @@ class PodRunner:
                     try:
                         outcome = await executors.run_process(
                             launch.argv, env=env, cwd=launch.cwd, log_path=log_path,
-                            workers=self.op.workers, timeout=deadline, live=self.op.processes)
+                            workers=self.op.workers, timeout=deadline, live=self.op.processes,
+                            after=None if launch.container_name else harvest)
                     finally:
                         if extras is not None:
                             await extras.stop_sidecars()
@@ -262,12 +267,12 @@ class PodRunner:
     async def _copy_outputs(self, launch: Launch) -> None:
         assert self.options.runtime is not None
         for path, local_path, _ in launch.copies:
-            await executors.copy_from_container(self.options.runtime, launch.container_name,
+            await runtimes.copy_from_container(self.options.runtime, launch.container_name,
                                                 path, local_path)
 
     async def _remove(self, launch: Launch) -> None:
         if self.options.runtime is not None and launch.container_name:
-            await executors.remove_container(self.options.runtime, launch.container_name)
+            await runtimes.remove_container(self.options.runtime, launch.container_name)
 
     def _finish_set(self, node: Node, body: dict[str, Any], outputs: list[dict[str, Any]],
                     files: TaskFiles | None, pod: ContainerSet) -> None:
@@ -276,9 +281,9 @@ class PodRunner:
             main = pod.main_outcome()
             node.exit_code = pod.exit_code()
             node.result = executors.result_text(main.stdout) if main is not None else None
-            problems = _collect_outputs(node, outputs, pod.launch)
-            if files is not None:
-                problems += files.collect(node)
+            harvest = Harvest(outputs, pod.launch, files)
+            harvest(True)
+            problems = harvest.apply(node)
         finally:
             pod.clean()
             if files is not None:
@@ -312,34 +317,6 @@ class PodRunner:
         self.op.global_scope.update(published_globals(outputs, node))
         self.op.global_scope.update(published_artifacts(body, node))
         self.op.finished(node, was="none")
-
-
-def _collect_outputs(node: Node, outputs: list[dict[str, Any]], launch: Launch) -> list[str]:
-    problems = []
-    for parameter in outputs:
-        name = parameter["name"]
-        source = parameter.get("valueFrom") or {}
-        if "path" not in source:
-            if "value" in parameter:
-                node.parameters[name] = format_value(parameter["value"])
-            continue
-        path, local_path = launch.output_paths[name]
-        try:
-            text = launch.read_output(local_path)
-        except LimitError:
-            problems.append(f"output parameter {name}: {path} is larger than the "
-                            f"{MAX_PARAMETER_BYTES // 1024} KiB a parameter may hold; pass "
-                            "it as a file on the volume (or an artifact) instead")
-            continue
-        if text is None:
-            if "default" in source:
-                text = format_value(source["default"])
-            else:
-                problems.append(f"open {path}: no such file or directory")
-                continue
-        # Argo trims one trailing newline of an output parameter file, for convenience.
-        node.parameters[name] = text[:-1] if text.endswith("\n") else text
-    return problems
 
 
 def run_suspend(op: Operator, node: Node, body: dict[str, Any]) -> None:

@@ -140,7 +140,7 @@ def _run_options(model: WorkflowModel, run_dir: Path, workers: int, *,
                  container_runtime: str | None, script_runtime: str) -> RunOptions:
     """Check the directories and find the container runtime; prepare the run directory."""
     from .context import RunOptions
-    from .executors import find_container_runtime
+    from .runtimes import find_container_runtime
     from .validate import uses_containers, uses_kind
 
     work = Path(work_dir).resolve() if work_dir is not None else Path.cwd()

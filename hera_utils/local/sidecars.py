@@ -20,10 +20,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import container_calls, executors
+from . import container_calls, runtimes
 from .context import DEADLINE_MESSAGE
-from .executors import ContainerRuntime, ProcessOutcome
+from .executors import ProcessOutcome
 from .nodes import ERROR, FAILED
+from .runtimes import ContainerRuntime
 from .values import format_value
 
 __all__ = ["PodContainers", "env_values", "first_sidecar", "has_pod_containers", "pod_failure",
@@ -89,7 +90,7 @@ class PodContainers:
                 outcome = await run(self._argv(spec, container, detach=False,
                                                network="host" if self.host_network else None), log)
             finally:
-                await executors.remove_container(self.runtime, container)
+                await runtimes.remove_container(self.runtime, container)
             failure = _init_failure(name, outcome)
             if failure is not None:
                 self.failure, self.blocked = failure, True
@@ -138,7 +139,7 @@ class PodContainers:
             await container_calls.stop_container(self.runtime, container)
             return await container_calls.container_exit(self.runtime, container, log)
         finally:
-            await executors.remove_container(self.runtime, container)
+            await runtimes.remove_container(self.runtime, container)
 
     def _log(self, name: str) -> Path:
         log = self.log_path(name)
@@ -159,7 +160,7 @@ class PodContainers:
                 mounts.append((host, target))
         if self.volume_dir is not None and (str(self.volume_dir),) * 2 not in mounts:
             mounts.append((str(self.volume_dir), str(self.volume_dir)))
-        return executors.container_run_command(
+        return runtimes.container_run_command(
             self.runtime, name=container, image=str(spec.get("image", "")),
             command=[str(w) for w in spec.get("command") or []],
             args=[str(w) for w in spec.get("args") or []], env=env_values(spec),

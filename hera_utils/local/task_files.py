@@ -135,8 +135,10 @@ class TaskFiles:
         return [(str(a["path"]), str(self.local_path(str(a["path"]))), str(a["name"]))
                 for a in self.outputs if a.get("path")]
 
-    def collect(self, node: Node) -> list[str]:
-        """Store the output artifacts the task wrote in the repository; the problems."""
+    def collect(self) -> tuple[dict[str, str], list[str]]:
+        """Store the output artifacts the task wrote in the repository: name -> where each
+        is stored, and the problems. Touches no node: a worker thread may call it."""
+        stored: dict[str, str] = {}
         problems = []
         for artifact in self.outputs:
             name, path = str(artifact.get("name")), str(artifact.get("path") or "")
@@ -146,10 +148,10 @@ class TaskFiles:
                     problems.append(f"output artifact {name}: {path}: no such file or directory")
                 continue
             try:
-                node.artifacts[name] = str(self._store(artifact, local))
+                stored[name] = str(self._store(artifact, local))
             except (OSError, NodeError) as error:
                 problems.append(f"output artifact {name}: {error}")
-        return problems
+        return stored, problems
 
     def stub(self, node: Node) -> None:
         """A stubbed task's outputs: an empty file for each artifact (nothing ran), marked
@@ -204,7 +206,7 @@ def _copy(source: Path, target: Path, *, merge: bool = False) -> None:
     """Copy a file or directory to `target` (replacing a file, merging directories)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.is_file() or target.is_symlink():
-        target.unlink()
+        target.unlink(missing_ok=True)  # another task storing under the same key may race
     if source.is_dir():
         if target.exists() and not merge:
             shutil.rmtree(target)

@@ -15,7 +15,7 @@ import pytest
 from fake_docker import bin_dir, docker_calls, install_fake_docker
 from localrun_helpers import WORKFLOWS, phases
 
-from hera_utils.local import executors
+from hera_utils.local import runtimes
 
 __all__ = ["bin_dir"]  # a fixture of the tests below
 
@@ -65,8 +65,8 @@ def test_a_docker_that_does_not_answer_info_counts_as_absent(run, bin_dir, monke
 def test_the_runtime_probe_times_out_and_is_cached(bin_dir, monkeypatch, tmp_path):
     _install_fake_docker(bin_dir, monkeypatch, mode="hang")
 
-    runtime, reason = executors.find_container_runtime(timeout=0.5)
-    again, same_reason = executors.find_container_runtime(timeout=0.5)
+    runtime, reason = runtimes.find_container_runtime(timeout=0.5)
+    again, same_reason = runtimes.find_container_runtime(timeout=0.5)
 
     assert runtime is None and again is None
     assert reason == same_reason == \

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from .values import parse_integer
 
-__all__ = ["FAIL_FAST_MESSAGE", "Slots", "cancel_all", "gather", "limited", "semaphore_of"]
+__all__ = ["FAIL_FAST_MESSAGE", "Slots", "Turn", "cancel_all", "gather", "limited", "semaphore_of"]
 
 T = TypeVar("T")
 
@@ -53,11 +52,57 @@ def semaphore_of(value: Any, *, fail_fast: Any = False) -> Slots | None:
     return Slots(limit, fail_fast=fail_fast is True) if limit and limit > 0 else None
 
 
-@contextlib.asynccontextmanager
-async def limited(semaphore: asyncio.Semaphore | None) -> AsyncIterator[None]:
-    """Hold `semaphore` for the block, if there is one."""
-    if semaphore is None:
-        yield
-    else:
-        async with semaphore:
-            yield
+class _Unlimited:
+    """The context of a template without `parallelism`: nothing to hold."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *_: object) -> None:
+        return None
+
+
+_UNLIMITED = _Unlimited()
+
+
+def limited(semaphore: asyncio.Semaphore | None) -> asyncio.Semaphore | _Unlimited:
+    """What `async with` holds for the block: `semaphore`, if there is one."""
+    return _UNLIMITED if semaphore is None else semaphore
+
+
+class Turn:
+    """A task's turn to run: the locks of the output paths it shares with other tasks (in
+    order, so that two tasks never wait for each other), then a slot of the run's
+    parallelism, if it takes one. `on_wait(path)` is told of a lock that is taken."""
+
+    def __init__(self, locks: list[tuple[str, asyncio.Lock]], slots: asyncio.Semaphore | None,
+                 on_wait: Callable[[str], None]) -> None:
+        self.locks = locks
+        self.slots = slots
+        self.on_wait = on_wait
+        self._held: list[asyncio.Lock] = []
+        self._slot = False
+
+    async def __aenter__(self) -> None:
+        try:
+            for path, lock in self.locks:
+                if lock.locked():
+                    self.on_wait(path)
+                await lock.acquire()
+                self._held.append(lock)
+            if self.slots is not None:
+                await self.slots.acquire()
+                self._slot = True
+        except BaseException:
+            self._release()
+            raise
+
+    async def __aexit__(self, *_: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        if self._slot and self.slots is not None:
+            self.slots.release()
+            self._slot = False
+        while self._held:
+            self._held.pop().release()

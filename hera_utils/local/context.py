@@ -11,7 +11,6 @@ import asyncio
 import subprocess
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -21,6 +20,7 @@ from .model import TemplateScope, WorkflowModel
 from .nodes import Node
 from .progress import Progress
 from .runtimes import ContainerRuntime
+from .workers import Workers
 
 __all__ = ["DEADLINE_MESSAGE", "NodeError", "Operator", "RunOptions"]
 
@@ -67,7 +67,7 @@ class Operator(Protocol):
     run_notes: list[str]  # added to the message of a failed run
     stop_message: str  # why the run is being stopped (Ctrl-C, deadline), else ""
     slots: asyncio.Semaphore  # one per task process allowed to run at once
-    workers: ThreadPoolExecutor  # the threads that follow the task processes
+    workers: Workers  # the threads that follow the task processes
     processes: list[subprocess.Popen[bytes]]  # the task processes running now
     daemons: Daemons  # the daemon tasks running, by the scope that started them
     nodes: list[Node]  # every node of the run, in the order they were made

@@ -19,12 +19,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from .reaper import TASK_MARKER, stop_escaped, task_end_threads
+from .workers import Workers
 
 __all__ = [
     "RESULT_LIMIT",
@@ -39,6 +38,7 @@ __all__ = [
 # trailing newline (workflow/executor/executor.go, CaptureScriptResult).
 RESULT_LIMIT = 256 * 1024
 TERMINATE_GRACE = 3.0  # seconds between SIGTERM and SIGKILL when stopping a task
+EXIT_LOOK = 0.2  # seconds between looks at whether a process whose stdout is open has ended
 _PYTHON = re.compile(r"^python(\d+(\.\d+)*)?$")
 
 
@@ -109,21 +109,22 @@ class _Attempt:
 
 
 async def run_process(argv: list[str], *, env: dict[str, str], cwd: str, log_path: Path,
-                      workers: ThreadPoolExecutor, timeout: float | None = None,
+                      workers: Workers, timeout: float | None = None,
                       live: list[subprocess.Popen[bytes]] | None = None,
-                      after: Callable[[bool], None] | None = None) -> ProcessOutcome:
+                      after: Callable[[bool], None] | None = None,
+                      cleanup: Callable[[], None] | None = None) -> ProcessOutcome:
     """Run `argv` to its end, logging to `log_path`; kill it at `timeout` seconds.
 
     One pooled worker thread (from `workers`) opens the log, starts the process, copies
-    its stdout, waits for it, then calls `after(started)` (what a pod's wait container does
-    once its main container ends: collect outputs, remove its file system). The event loop
-    spends none of a start's milliseconds and is woken once per attempt, when all that is
-    done. Cancellation (Ctrl-C, workflow deadline) terminates the process group, waits for
-    the worker and re-raises. `live`, if given, lists the running processes (for a forced
-    stop).
+    its stdout, waits for it and calls `after(started)` (what a pod's wait container does
+    once its main container ends: collect its outputs). The event loop spends none of a
+    start's milliseconds and is woken once per attempt, when all that is done; `cleanup()`
+    (removing the pod's file system) runs after that, off the path to the next task's start.
+    Cancellation (Ctrl-C, workflow deadline) terminates the process group, waits for the
+    worker and re-raises. `live`, if given, lists the running processes (for a forced stop).
     """
     attempt, tail = _Attempt(asyncio.get_running_loop()), _Tail(RESULT_LIMIT)
-    workers.submit(_job, argv, env, cwd, log_path, tail, attempt, live, after)
+    workers.submit(_job, argv, env, cwd, log_path, tail, attempt, live, after, cleanup)
     timed_out = False
     try:
         try:
@@ -150,7 +151,7 @@ async def run_process(argv: list[str], *, env: dict[str, str], cwd: str, log_pat
 
 def _job(argv: list[str], env: dict[str, str], cwd: str, log_path: Path, tail: _Tail,
          attempt: _Attempt, live: list[subprocess.Popen[bytes]] | None,
-         after: Callable[[bool], None] | None) -> None:
+         after: Callable[[bool], None] | None, cleanup: Callable[[], None] | None) -> None:
     """A worker thread's whole part of an attempt; the loop is told when it is over."""
     try:
         with attempt.lock:
@@ -166,13 +167,18 @@ def _job(argv: list[str], env: dict[str, str], cwd: str, log_path: Path, tail: _
     finally:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
             attempt.loop.call_soon_threadsafe(attempt.deliver)
+        if cleanup is not None:
+            with contextlib.suppress(OSError):
+                cleanup()
 
 
 def _start_and_drain(argv: list[str], env: dict[str, str], cwd: str, log_path: Path,
                      tail: _Tail, attempt: _Attempt,
                      live: list[subprocess.Popen[bytes]] | None) -> str:
     """Start and follow the process to its end (in a worker thread); '' or why it failed."""
-    with open(log_path, "ab", buffering=0) as log:
+    # A bare descriptor: the child's stderr and our copy of its stdout both append to it.
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o666)
+    try:
         try:
             os.makedirs(cwd, exist_ok=True)  # a task's own directory, made off the loop
             process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -180,7 +186,7 @@ def _start_and_drain(argv: list[str], env: dict[str, str], cwd: str, log_path: P
         except OSError as error:
             problem = start_failure(argv[0], error) if os.path.isdir(cwd) else \
                 f"cannot make the working directory {cwd}: {error.strerror or error}"
-            log.write((problem + "\n").encode())
+            os.write(log, (problem + "\n").encode())
             return problem
         if live is not None:
             live.append(process)  # list.append is atomic: the loop may read it at any time
@@ -190,6 +196,8 @@ def _start_and_drain(argv: list[str], env: dict[str, str], cwd: str, log_path: P
         if stop:  # stopped while it was starting
             _signal_group(process, signal.SIGKILL)
         _drain_and_wait(process, log, tail, env.get(TASK_MARKER, ""), live)
+    finally:
+        os.close(log)
     return ""
 
 
@@ -204,7 +212,7 @@ def start_failure(program: str, error: OSError) -> str:
     return f'exec: "{program}": {error.strerror or error}'
 
 
-def _drain_and_wait(process: subprocess.Popen[bytes], log: BinaryIO, tail: _Tail,
+def _drain_and_wait(process: subprocess.Popen[bytes], log: int, tail: _Tail,
                     marker: str, live: list[subprocess.Popen[bytes]] | None) -> None:
     """Copy stdout to the log and the tail until it closes, then reap the process.
 
@@ -214,15 +222,19 @@ def _drain_and_wait(process: subprocess.Popen[bytes], log: BinaryIO, tail: _Tail
     assert process.stdout is not None
     descriptor = process.stdout.fileno()
     exited_at: float | None = None
+    next_look = time.monotonic() + EXIT_LOOK
     try:
         while True:
-            ready, _, _ = select.select([descriptor], [], [], 0.2)
+            ready, _, _ = select.select([descriptor], [], [], EXIT_LOOK)
             if ready:
                 chunk = os.read(descriptor, 65536)
                 if not chunk:
                     break
-                log.write(chunk)
+                os.write(log, chunk)
                 tail.add(chunk)
+                if time.monotonic() < next_look:
+                    continue  # output flows: look at the process only now and then
+            next_look = time.monotonic() + EXIT_LOOK
             if exited_at is None:
                 if process.poll() is not None:
                     # When the main process ends, its container would end too: stop what it

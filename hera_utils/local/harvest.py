@@ -3,8 +3,9 @@
 It reads the output parameters from their files, stores the output artifacts in the run's
 repository, and the pod's file system goes away. For a process on this machine that is
 done by the worker thread that followed the process (`executors.run_process`'s `after`),
-so the event loop neither reads nor copies files nor removes directories; for a container,
-on the loop once its files are copied out. The results touch no node until `apply`.
+so the event loop neither reads nor copies files, and the same thread removes the task's
+directory once the loop is told; for a container, on the loop once its files are copied
+out. The results touch no node until `apply`.
 """
 
 from __future__ import annotations
@@ -29,22 +30,28 @@ class Harvest:
         self.launch = launch
         self.files = files
         self.ran = False
+        self.by_worker = False  # the worker thread harvests, then removes the files
         self.parameters: dict[str, str] = {}
         self.artifacts: dict[str, str] = {}
         self.problems: list[str] = []
 
     def __call__(self, started: bool) -> None:
-        """Gather the outputs (artifacts only if the process started), then remove the
-        task's file system."""
+        """Gather the outputs (artifacts only if the process started)."""
         self.ran = True
-        try:
-            self.parameters, self.problems = read_output_parameters(self.outputs, self.launch)
-            if started and self.files is not None:
-                self.artifacts, problems = self.files.collect()
-                self.problems += problems
-        finally:
-            if self.files is not None:
-                self.files.clean()
+        self.parameters, self.problems = read_output_parameters(self.outputs, self.launch)
+        if started and self.files is not None:
+            self.artifacts, problems = self.files.collect()
+            self.problems += problems
+
+    def in_worker(self, started: bool) -> None:
+        """`self(started)`, from the worker thread that followed the process."""
+        self.by_worker = True
+        self(started)
+
+    def clean(self) -> None:
+        """Remove the task's file system (its outputs are gathered by now)."""
+        if self.files is not None:
+            self.files.clean()
 
     def apply(self, node: Node) -> list[str]:
         """Give the node what was gathered; the problems (a failure to save outputs)."""

@@ -9,6 +9,7 @@ writes it on this machine.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -234,6 +235,7 @@ class Launcher:
         return argv, name
 
 
+@functools.lru_cache(maxsize=256)  # a run has few template names and many tasks
 def _file_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text)[:100] or "script"
 

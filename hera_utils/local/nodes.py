@@ -70,9 +70,10 @@ def utc_now() -> datetime:
 
 def timestamp(value: datetime, *, milliseconds: bool = False) -> str:
     """RFC 3339 in UTC as Argo writes it (`2026-12-01T10:00:00Z`), or with milliseconds."""
-    if not milliseconds:
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # isoformat is C code, strftime much slower: this runs twice for every task.
+    text = value.replace(tzinfo=None).isoformat(
+        timespec="milliseconds" if milliseconds else "seconds")
+    return text + "Z"
 
 
 def group_phase(children: Iterable[Node]) -> str:

@@ -20,7 +20,6 @@ import time
 import traceback
 import zlib
 from collections.abc import Callable, Coroutine, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +48,14 @@ from .scope import (
 from .steps import run_steps
 from .templating import UnresolvedTagError, substitute
 from .values import positive_seconds, truthy
+from .workers import Workers
 
 __all__ = ["DEADLINE_MESSAGE", "RunOptions", "WorkflowOperator"]
 
 _NODE_TYPES = {"dag": NodeType.DAG, "steps": NodeType.STEPS, "suspend": NodeType.SUSPEND}
 
+_LOOP_INDEX = re.compile(r"\[\d+\]")
+_NOT_IN_FILE_NAME = re.compile(r"[^A-Za-z0-9._()-]+")
 
 class WorkflowOperator:
     """Runs one workflow; `run()` returns its phase and message, `nodes` holds every node."""
@@ -74,8 +76,7 @@ class WorkflowOperator:
         self._stopping_task: asyncio.Future[Any] | None = None
         self.processes: list[subprocess.Popen[bytes]] = []
         # One thread per running task follows its process; threads are reused.
-        self.workers = ThreadPoolExecutor(max_workers=options.parallelism + 2,
-                                          thread_name_prefix="hera-utils-local")
+        self.workers = Workers("hera-utils-local")
         self.slots = asyncio.Semaphore(options.parallelism)
         self.run_notes: list[str] = []
         self._path_locks: dict[str, asyncio.Lock] = {}
@@ -118,11 +119,10 @@ class WorkflowOperator:
             return phase, message
         finally:
             await self.daemons.stop_all()
-            await self._pods.settle()
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
-            self.workers.shutdown(wait=False)
+            self.workers.shutdown()  # their last task directories are removed
             stop_escaped(self.options.run_id + ":")
             subreaper.close()
 
@@ -357,8 +357,9 @@ class WorkflowOperator:
     def log_base(self, node_name: str) -> str:
         """The file name (without suffix) of a node's log."""
         relative = node_name[len(self.name):] if node_name.startswith(self.name) else node_name
-        relative = re.sub(r"\[\d+\]", "", relative).strip(".") or self.model.entrypoint
-        return re.sub(r"[^A-Za-z0-9._()-]+", "-", relative)[:180]
+        if "[" in relative:
+            relative = _LOOP_INDEX.sub("", relative)
+        return _NOT_IN_FILE_NAME.sub("-", relative.strip(".") or self.model.entrypoint)[:180]
 
     def log_path(self, base: str) -> Path:
         """A log file of the run directory, unique to the caller."""

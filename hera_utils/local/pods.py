@@ -9,7 +9,6 @@ from their files. A container task runs through docker or podman, or is stubbed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 from . import executors, runtimes
 from .artifacts import LocalRepository, has_artifacts, published_artifacts
+from .concurrency import Turn
 from .container_set_rules import describe_set, set_volume_mounts
 from .container_sets import ContainerSet, run_container_set
 from .context import NodeError, Operator
@@ -42,19 +42,6 @@ class PodRunner:
         self.options = op.options
         self.launcher = Launcher(op.name, op.options)
         self.repository = LocalRepository(op.options.run_dir)
-        self._cleaning: set[asyncio.Future[None]] = set()
-
-    def clean_later(self, files: TaskFiles) -> None:
-        """Remove a task's file system in a worker thread: removing a directory can take a
-        millisecond on a busy machine, which the event loop would pay at every task's end."""
-        future = asyncio.get_running_loop().run_in_executor(self.op.workers, files.clean)
-        self._cleaning.add(future)
-        future.add_done_callback(self._cleaning.discard)
-
-    async def settle(self) -> None:
-        """Wait until the file systems of the finished tasks are removed."""
-        if self._cleaning:
-            await asyncio.gather(*self._cleaning, return_exceptions=True)
 
     async def run(self, node: Node, body: dict[str, Any], kind: str, log_base: str) -> None:
         """Run one attempt of a pod template as node `node`."""
@@ -100,8 +87,8 @@ class PodRunner:
             if not harvest.ran:  # a container's files are copied out by now
                 harvest(not outcome.start_error)
         finally:
-            if not harvest.ran:
-                self.clean_later(files)
+            if not harvest.by_worker:  # a container's, or one stopped before it started
+                files.clean()
         node.exit_code = outcome.exit_code
         node.result = executors.result_text(outcome.stdout)
         problems = harvest.apply(node)
@@ -205,17 +192,10 @@ class PodRunner:
         self.op.progress.task_pending(node)
         state = "pending"
         try:
-            async with contextlib.AsyncExitStack() as stack:
-                for path in sorted(launch.shared_paths):
-                    lock = self.op.path_lock(path)
-                    if lock.locked():
-                        self.op.notice_once(
-                            f"tasks writing their outputs to {path} take turns here (on Argo "
-                            "each pod has its own file system)")
-                    await stack.enter_async_context(lock)
-                if node.pod_ip is None:  # a daemon (`daemons`) waits mostly: it takes no slot
-                    await self.op.slots.acquire()
-                    stack.callback(self.op.slots.release)
+            locks = [(path, self.op.path_lock(path)) for path in sorted(launch.shared_paths)]
+            # A daemon (`daemons`) waits mostly: it takes no slot.
+            async with Turn(locks, self.op.slots if node.pod_ip is None else None,
+                            self._shared_path_notice):
                 launch.snapshot_outputs()
                 node.start(RUNNING)
                 self.op.progress.task_running(node)
@@ -229,7 +209,8 @@ class PodRunner:
                         outcome = await executors.run_process(
                             launch.argv, env=env, cwd=launch.cwd, log_path=log_path,
                             workers=self.op.workers, timeout=deadline, live=self.op.processes,
-                            after=None if launch.container_name else harvest)
+                            after=None if launch.container_name else harvest.in_worker,
+                            cleanup=None if launch.container_name else harvest.clean)
                     finally:
                         if extras is not None:
                             await extras.stop_sidecars()
@@ -247,6 +228,10 @@ class PodRunner:
         if launch.container_name:
             await self._remove(launch)
         return outcome
+
+    def _shared_path_notice(self, path: str) -> None:
+        self.op.notice_once(f"tasks writing their outputs to {path} take turns here (on Argo "
+                            "each pod has its own file system)")
 
     async def _before_main(self, extras: PodContainers, env: dict[str, str], launch: Launch,
                            deadline: float | None) -> bool:

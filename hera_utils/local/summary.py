@@ -149,12 +149,17 @@ def write_summary(path: Path, *, workflow: str, phase: str, started_at: datetime
     # Outputs and messages may quote a secret (a token a task printed): never on disk.
     # A task's entry holds JSON values only (see `_entry`): it is scrubbed as it is.
     document = _scrubbed(document)
-    document["tasks"] = [scrub_json(_entry(task, path.parent)) for task in tasks]
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "w", encoding="utf-8") as stream:
-        # Streamed: the text of a run of many tasks is never held whole in memory.
-        json.dump(document, stream, indent=2, ensure_ascii=False, default=str)
-        stream.write("\n")
+        head = json.dumps(document, indent=2, ensure_ascii=False)  # never empty
+        stream.write(head[:-2] + ',\n  "tasks": [')
+        # One line a task, written as it is made: the text of a run of many tasks is
+        # never held whole in memory, and without `indent` json's C encoder writes it.
+        for index, task in enumerate(tasks):
+            entry = json.dumps(scrub_json(_entry(task, path.parent)), ensure_ascii=False,
+                               default=str)
+            stream.write(("\n    " if index == 0 else ",\n    ") + entry)
+        stream.write("\n  ]\n}\n" if tasks else "]\n}\n")
     os.replace(temporary, path)
 
 

@@ -183,6 +183,33 @@ def test_a_daemon_leaves_the_only_slot_to_the_tasks_it_serves(run, tmp_path) -> 
     assert result.task("client").result == "pong"
 
 
+def test_more_daemons_than_slots_all_run_beside_the_task_they_serve(run, tmp_path) -> None:
+    # Each running process has a thread of its own: four daemons and their client at
+    # parallelism 1 need five at once.
+    ports = [free_port() for _ in range(4)]
+    servers = [{**server(port, tmp_path / f"stopped-{i}"), "name": f"server-{i}"}
+               for i, port in enumerate(ports)]
+    asks = "".join(f"print(ask({port}))\n" for port in ports)
+    source = f"""
+import time, urllib.request
+def ask(port):
+    for _ in range(200):
+        try:
+            return urllib.request.urlopen(f'http://127.0.0.1:{{port}}/', timeout=2).read().decode()
+        except OSError:
+            time.sleep(0.02)
+{asks}"""
+    dag = {"name": "main", "dag": {"tasks": [
+        *({"name": f"server-{i}", "template": f"server-{i}"} for i in range(4)),
+        {"name": "client", "template": "client",
+         "dependencies": [f"server-{i}" for i in range(4)]}]}}
+    workflow = wf([dag, *servers, script("client", source)])
+    workflow["spec"]["activeDeadlineSeconds"] = 30  # were a thread missing: fail, not hang
+    result = run(workflow, parallelism=1)
+    assert result.succeeded, result.message
+    assert result.task("client").result.split() == ["pong"] * 4
+
+
 def test_a_run_stopped_at_its_deadline_stops_its_daemon_too(run, tmp_path) -> None:
     port, stopped = free_port(), tmp_path / "stopped"
     slow = script("slow", "import time; time.sleep(60)")

@@ -143,7 +143,7 @@ async def run_process(argv: list[str], *, env: dict[str, str], cwd: str, log_pat
         raise attempt.error
     if attempt.problem:
         return ProcessOutcome(exit_code=None, start_error=attempt.problem)
-    if attempt.process is None:  # the deadline came before a worker thread was free
+    if attempt.process is None:  # the deadline came before the process was started
         return ProcessOutcome(exit_code=None, timed_out=True)
     return ProcessOutcome(exit_code=_exit_code(attempt.process.returncode),
                           stdout=tail.value(), timed_out=timed_out)
@@ -155,10 +155,8 @@ def _job(argv: list[str], env: dict[str, str], cwd: str, log_path: Path, tail: _
     """A worker thread's whole part of an attempt; the loop is told when it is over."""
     try:
         with attempt.lock:
-            stopped = attempt.stop_requested and attempt.process is None
-        if stopped:  # stopped before a worker thread was free: start nothing
-            attempt.problem = ""
-        else:
+            stopped = attempt.stop_requested  # before this thread took the job: start nothing
+        if not stopped:
             attempt.problem = _start_and_drain(argv, env, cwd, log_path, tail, attempt, live)
         if after is not None:
             after(not attempt.problem and attempt.process is not None)

@@ -49,11 +49,6 @@ class Workers:
             self._threads.append(thread)
             thread.start()
 
-    @property
-    def size(self) -> int:
-        """How many threads the pool has started."""
-        return len(self._threads)
-
     def shutdown(self, timeout: float = SHUTDOWN_WAIT) -> None:
         """End every thread once the jobs queued before are done; wait for them (at most
         `timeout` seconds in all: a job still at work after that is left to finish)."""

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .values import parse_integer
 
 __all__ = ["FAIL_FAST_MESSAGE", "Slots", "Turn", "cancel_all", "gather", "limited", "semaphore_of"]
 
 T = TypeVar("T")
+
+
+class HeldSlots(Protocol):
+    """Slots the loop holds for a while (`asyncio.Semaphore`, `slots.ProcessSlots`)."""
+
+    async def acquire(self) -> Any:
+        """Wait for a slot and hold it."""
+
+    def release(self) -> None:
+        """Give the slot back."""
 
 
 async def gather(coroutines: list[Awaitable[T]]) -> list[T]:
@@ -75,7 +85,7 @@ class Turn:
     order, so that two tasks never wait for each other), then a slot of the run's
     parallelism, if it takes one. `on_wait(path)` is told of a lock that is taken."""
 
-    def __init__(self, locks: list[tuple[str, asyncio.Lock]], slots: asyncio.Semaphore | None,
+    def __init__(self, locks: list[tuple[str, asyncio.Lock]], slots: HeldSlots | None,
                  on_wait: Callable[[str], None]) -> None:
         self.locks = locks
         self.slots = slots

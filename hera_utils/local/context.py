@@ -20,6 +20,7 @@ from .model import TemplateScope, WorkflowModel
 from .nodes import Node
 from .progress import Progress
 from .runtimes import ContainerRuntime
+from .slots import ProcessSlots
 from .workers import Workers
 
 __all__ = ["DEADLINE_MESSAGE", "NodeError", "Operator", "RunOptions"]
@@ -66,7 +67,7 @@ class Operator(Protocol):
     global_scope: dict[str, str]
     run_notes: list[str]  # added to the message of a failed run
     stop_message: str  # why the run is being stopped (Ctrl-C, deadline), else ""
-    slots: asyncio.Semaphore  # one per task process allowed to run at once
+    slots: ProcessSlots[Any]  # one per pod allowed to run at once
     workers: Workers  # the threads that follow the task processes
     processes: list[subprocess.Popen[bytes]]  # the task processes running now
     daemons: Daemons  # the daemon tasks running, by the scope that started them

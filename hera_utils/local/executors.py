@@ -23,11 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .reaper import TASK_MARKER, stop_escaped, task_end_threads
+from .slots import ProcessSlots
 from .workers import Workers
 
 __all__ = [
     "RESULT_LIMIT",
     "ProcessOutcome",
+    "process_slots",
     "python_interpreter",
     "result_text",
     "run_process",
@@ -38,6 +40,8 @@ __all__ = [
 # trailing newline (workflow/executor/executor.go, CaptureScriptResult).
 RESULT_LIMIT = 256 * 1024
 TERMINATE_GRACE = 3.0  # seconds between SIGTERM and SIGKILL when stopping a task
+# A process's environment, or how to make it when the process starts.
+Environment = dict[str, str] | Callable[[], dict[str, str]]
 EXIT_LOOK = 0.2  # seconds between looks at whether a process whose stdout is open has ended
 _PYTHON = re.compile(r"^python(\d+(\.\d+)*)?$")
 
@@ -93,7 +97,21 @@ class _Attempt:
         self.problem = ""  # why the process did not start
         self.error: BaseException | None = None  # a defect in the worker, re-raised
         self.done = False  # set on the loop, once the worker's job is over
+        self.started = False  # set on the loop, once the process has started (or failed to)
         self._waiter: asyncio.Future[None] | None = None
+        self._start_waiter: asyncio.Future[None] | None = None
+
+    def deliver_start(self) -> None:
+        """(On the loop.) The process has started, or failed to: wake whoever waits."""
+        self.started = True
+        if self._start_waiter is not None and not self._start_waiter.done():
+            self._start_waiter.set_result(None)
+
+    async def until_started(self) -> None:
+        """Until the process has started (it waits for a slot of `ProcessSlots` first)."""
+        if not self.started:
+            self._start_waiter = self.loop.create_future()
+            await self._start_waiter
 
     def deliver(self) -> None:
         """(On the loop.) The worker's job is over: wake whoever waits for it."""
@@ -108,11 +126,13 @@ class _Attempt:
             await self._waiter
 
 
-async def run_process(argv: list[str], *, env: dict[str, str], cwd: str, log_path: Path,
+async def run_process(argv: list[str], *, env: Environment, cwd: str, log_path: Path,
                       workers: Workers, timeout: float | None = None,
                       live: list[subprocess.Popen[bytes]] | None = None,
                       after: Callable[[bool], None] | None = None,
-                      cleanup: Callable[[], None] | None = None) -> ProcessOutcome:
+                      cleanup: Callable[[], None] | None = None,
+                      slots: ProcessSlots[_Job] | None = None,
+                      on_start: Callable[[], None] | None = None) -> ProcessOutcome:
     """Run `argv` to its end, logging to `log_path`; kill it at `timeout` seconds.
 
     One pooled worker thread (from `workers`) opens the log, starts the process, copies
@@ -120,21 +140,36 @@ async def run_process(argv: list[str], *, env: dict[str, str], cwd: str, log_pat
     once its main container ends: collect its outputs). The event loop spends none of a
     start's milliseconds and is woken once per attempt, when all that is done; `cleanup()`
     (removing the pod's file system) runs after that, off the path to the next task's start.
-    Cancellation (Ctrl-C, workflow deadline) terminates the process group, waits for the
-    worker and re-raises. `live`, if given, lists the running processes (for a forced stop).
+    With `slots`, the process first waits for a slot of the run's parallelism, which the
+    thread of the process that frees it starts it in (`slots`); `on_start()` is then called
+    on the loop, and `timeout` counts from there. Without, it starts at once, after
+    `on_start()`. Cancellation (Ctrl-C, workflow deadline) withdraws a process still
+    waiting, else terminates its process group, waits for the worker and re-raises. `live`,
+    if given, lists the running processes (for a forced stop).
     """
     attempt, tail = _Attempt(asyncio.get_running_loop()), _Tail(RESULT_LIMIT)
-    workers.submit(_job, argv, env, cwd, log_path, tail, attempt, live, after, cleanup)
+    job = _Job(argv, env, cwd, log_path, tail, attempt, live, after, cleanup, workers, slots)
+    if slots is None:
+        if on_start is not None:
+            on_start()
+        workers.submit(job.run)
+    else:
+        slots.request(job)
     timed_out = False
     try:
         try:
+            if slots is not None:
+                await attempt.until_started()
+                if on_start is not None:
+                    on_start()
             await (attempt.wait() if timeout is None else
                    asyncio.wait_for(attempt.wait(), timeout))
         except asyncio.TimeoutError:
             timed_out = True
             await _stop(attempt)
     except asyncio.CancelledError:
-        await _stop(attempt)
+        if slots is None or not slots.withdraw(job):  # withdrawn: it never started
+            await _stop(attempt)
         raise
     finally:
         if live is not None and attempt.process in live:
@@ -149,53 +184,111 @@ async def run_process(argv: list[str], *, env: dict[str, str], cwd: str, log_pat
                           stdout=tail.value(), timed_out=timed_out)
 
 
-def _job(argv: list[str], env: dict[str, str], cwd: str, log_path: Path, tail: _Tail,
-         attempt: _Attempt, live: list[subprocess.Popen[bytes]] | None,
-         after: Callable[[bool], None] | None, cleanup: Callable[[], None] | None) -> None:
-    """A worker thread's whole part of an attempt; the loop is told when it is over."""
-    try:
-        with attempt.lock:
-            stopped = attempt.stop_requested  # before this thread took the job: start nothing
-        if not stopped:
-            attempt.problem = _start_and_drain(argv, env, cwd, log_path, tail, attempt, live)
-        if after is not None:
-            after(not attempt.problem and attempt.process is not None)
-    except BaseException as error:  # handed to the loop, raised there
-        attempt.error = error
-    finally:
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-            attempt.loop.call_soon_threadsafe(attempt.deliver)
-        if cleanup is not None:
-            with contextlib.suppress(OSError):
-                cleanup()
+def process_slots(limit: int, workers: Workers) -> ProcessSlots[_Job]:
+    """The run's `limit` slots of parallelism, taken by `run_process(slots=...)`."""
+    return ProcessSlots(limit, lambda job: workers.submit(job.run))
 
 
-def _start_and_drain(argv: list[str], env: dict[str, str], cwd: str, log_path: Path,
-                     tail: _Tail, attempt: _Attempt,
-                     live: list[subprocess.Popen[bytes]] | None) -> str:
-    """Start and follow the process to its end (in a worker thread); '' or why it failed."""
-    # A bare descriptor: the child's stderr and our copy of its stdout both append to it.
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o666)
-    try:
+class _Job:
+    """A worker thread's part of an attempt: start the process, follow it to its end."""
+
+    def __init__(self, argv: list[str], env: Environment, cwd: str, log_path: Path,
+                 tail: _Tail, attempt: _Attempt, live: list[subprocess.Popen[bytes]] | None,
+                 after: Callable[[bool], None] | None, cleanup: Callable[[], None] | None,
+                 workers: Workers, slots: ProcessSlots[_Job] | None) -> None:
+        self.argv, self.cwd, self.log_path = argv, cwd, log_path
+        self.make_env = env
+        self.env: dict[str, str] = {}
+        self.tail, self.attempt, self.live = tail, attempt, live
+        self.after, self.cleanup = after, cleanup
+        self.workers, self.slots = workers, slots
+        self.log = -1
+
+    def run(self) -> None:
+        """Start the process here, then follow it."""
+        self.start()
+        self.follow()
+
+    def start(self) -> None:
+        """Open the log and start the process (unless the loop stopped the attempt)."""
+        attempt = self.attempt
         try:
-            os.makedirs(cwd, exist_ok=True)  # a task's own directory, made off the loop
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                       stderr=log, cwd=cwd, env=env, start_new_session=True)
-        except OSError as error:
-            problem = start_failure(argv[0], error) if os.path.isdir(cwd) else \
-                f"cannot make the working directory {cwd}: {error.strerror or error}"
-            os.write(log, (problem + "\n").encode())
-            return problem
-        if live is not None:
-            live.append(process)  # list.append is atomic: the loop may read it at any time
-        with attempt.lock:
-            attempt.process = process
-            stop = attempt.stop_requested
-        if stop:  # stopped while it was starting
-            _signal_group(process, signal.SIGKILL)
-        _drain_and_wait(process, log, tail, env.get(TASK_MARKER, ""), live)
-    finally:
-        os.close(log)
+            with attempt.lock:
+                stopped = attempt.stop_requested  # before this thread took the job
+            # A bare descriptor: the child's stderr and our copy of its stdout append to it.
+            self.log = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND |
+                               os.O_CLOEXEC, 0o666)
+            if not stopped:
+                # Made here, not in line: a request waiting for a slot holds no environment.
+                self.env = self.make_env() if callable(self.make_env) else self.make_env
+                attempt.problem = _start(self.argv, self.env, self.cwd, self.log, attempt,
+                                         self.live)
+        except BaseException as error:  # handed to the loop, raised there
+            attempt.error = error
+        if self.slots is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                attempt.loop.call_soon_threadsafe(attempt.deliver_start)
+
+    def follow(self) -> None:
+        """Follow the process to its end, collect its outputs (`after`), tell the loop,
+        pass the slot on, then `cleanup`."""
+        attempt = self.attempt
+        try:
+            try:
+                if attempt.process is not None:
+                    _drain_and_wait(attempt.process, self.log, self.tail,
+                                    self.env.get(TASK_MARKER, ""), self.live)
+            finally:
+                if self.log >= 0:
+                    os.close(self.log)
+            if self.after is not None and attempt.error is None:
+                self.after(not attempt.problem and attempt.process is not None)
+        except BaseException as error:  # handed to the loop, raised there
+            attempt.error = error
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                attempt.loop.call_soon_threadsafe(attempt.deliver)
+            # As on Argo, the slot is the pod's until its outputs are saved: the loop hears
+            # of this attempt's end before the next one's start.
+            if self.slots is not None:
+                self._pass_slot_on()
+            if self.cleanup is not None:
+                with contextlib.suppress(OSError):
+                    self.cleanup()
+
+    def _pass_slot_on(self) -> None:
+        # The next process in line starts from this thread, now: no other thread, nor the
+        # loop, needs a core first. Another worker follows it.
+        assert self.slots is not None
+        following = self.slots.pass_on()
+        if following is None:
+            return
+        following.start()
+        try:
+            self.workers.submit(following.follow)
+        except RuntimeError:  # the pool is shut down: follow it here
+            following.follow()
+
+
+def _start(argv: list[str], env: dict[str, str], cwd: str, log: int, attempt: _Attempt,
+           live: list[subprocess.Popen[bytes]] | None) -> str:
+    """Start the process (its own session, stderr to `log`); '' or why it did not start."""
+    try:
+        os.makedirs(cwd, exist_ok=True)  # a task's own directory, made off the loop
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=log, cwd=cwd, env=env, start_new_session=True)
+    except OSError as error:
+        problem = start_failure(argv[0], error) if os.path.isdir(cwd) else \
+            f"cannot make the working directory {cwd}: {error.strerror or error}"
+        os.write(log, (problem + "\n").encode())
+        return problem
+    if live is not None:
+        live.append(process)  # list.append is atomic: the loop may read it at any time
+    with attempt.lock:
+        attempt.process = process
+        stop = attempt.stop_requested
+    if stop:  # stopped while it was starting
+        _signal_group(process, signal.SIGKILL)
     return ""
 
 

@@ -77,7 +77,7 @@ class WorkflowOperator:
         self.processes: list[subprocess.Popen[bytes]] = []
         # One thread per running task follows its process; threads are reused.
         self.workers = Workers("hera-utils-local")
-        self.slots = asyncio.Semaphore(options.parallelism)
+        self.slots = executors.process_slots(options.parallelism, self.workers)
         self.run_notes: list[str] = []
         self._path_locks: dict[str, asyncio.Lock] = {}
         self._log_names: set[str] = set()

@@ -9,6 +9,7 @@ from their files. A container task runs through docker or podman, or is stubbed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 from pathlib import Path
@@ -191,26 +192,36 @@ class PodRunner:
         outputs are harvested by its worker thread, as soon as it has ended."""
         self.op.progress.task_pending(node)
         state = "pending"
+
+        def started() -> None:
+            nonlocal state
+            node.start(RUNNING)
+            self.op.progress.task_running(node)
+            state = "running"
+        # A daemon (`daemons`) waits mostly: it takes no slot. A lone process takes its slot
+        # in line (`slots`); a pod of several, or a container, holds one on the loop.
+        slots = self.op.slots if node.pod_ip is None else None
+        in_line = slots is not None and extras is None and not launch.container_name
         try:
             locks = [(path, self.op.path_lock(path)) for path in sorted(launch.shared_paths)]
-            # A daemon (`daemons`) waits mostly: it takes no slot.
-            async with Turn(locks, self.op.slots if node.pod_ip is None else None,
-                            self._shared_path_notice):
+            async with Turn(locks, None if in_line else slots, self._shared_path_notice):
                 launch.snapshot_outputs()
-                node.start(RUNNING)
-                self.op.progress.task_running(node)
-                state = "running"
-                env = self.launcher.environment(launch)
-                if extras is not None and not await self._before_main(extras, env, launch,
-                                                                      deadline):
+                if not in_line:
+                    started()
+                if extras is not None and not await self._before_main(
+                        extras, self.launcher.environment(launch), launch, deadline):
                     outcome = executors.ProcessOutcome(exit_code=None)
                 else:
                     try:
                         outcome = await executors.run_process(
-                            launch.argv, env=env, cwd=launch.cwd, log_path=log_path,
-                            workers=self.op.workers, timeout=deadline, live=self.op.processes,
+                            launch.argv, env=functools.partial(self.launcher.environment,
+                                                               launch),
+                            cwd=launch.cwd, log_path=log_path, workers=self.op.workers,
+                            timeout=deadline, live=self.op.processes,
                             after=None if launch.container_name else harvest.in_worker,
-                            cleanup=None if launch.container_name else harvest.clean)
+                            cleanup=None if launch.container_name else harvest.clean,
+                            slots=slots if in_line else None,
+                            on_start=started if in_line else None)
                     finally:
                         if extras is not None:
                             await extras.stop_sidecars()

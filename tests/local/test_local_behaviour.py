@@ -286,3 +286,30 @@ def test_what_a_task_leaves_running_is_stopped_when_it_ends(run, tmp_path):
     assert time.monotonic() - started < 10  # the background sleep held stdout open
     assert result.task("spawner").result == "started"
     assert gone_soon(int(pid_file.read_text()))
+
+
+def test_a_workflow_deadline_stops_the_running_task_and_starts_none_of_those_in_line(run):
+    sleeper = _script("nap", "import time\nprint('began', flush=True)\ntime.sleep(30)")
+    tasks = [{"name": f"nap-{i}", "template": "nap"} for i in range(3)]
+
+    result = run(_workflow(tasks, sleeper, activeDeadlineSeconds=1), parallelism=1)
+
+    assert not result.succeeded
+    began = [task.name for task in result.tasks
+             if task.log and task.log.is_file() and "began" in task.log.read_text()]
+    assert began == ["nap-0"]
+    assert {task.phase for task in result.tasks} <= {"Failed", "Pending"}
+
+
+def test_one_slot_passed_from_task_to_task_runs_each_alone_and_in_turn(run):
+    quick = _script("quick", "print('{{inputs.parameters.n}}')",
+                    inputs={"parameters": [{"name": "n"}]})
+    tasks = [{"name": f"q-{i}", "template": "quick",
+              "arguments": {"parameters": [{"name": "n", "value": str(i)}]}} for i in range(12)]
+
+    result = run(_workflow(tasks, quick), parallelism=1)
+
+    assert result.succeeded
+    assert sorted(int(task.result) for task in result.tasks) == list(range(12))
+    spans = sorted((task.started_at, task.finished_at) for task in result.tasks)
+    assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(spans))

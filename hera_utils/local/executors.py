@@ -148,7 +148,7 @@ async def run_process(argv: list[str], *, env: Environment, cwd: str, log_path: 
     if given, lists the running processes (for a forced stop).
     """
     attempt, tail = _Attempt(asyncio.get_running_loop()), _Tail(RESULT_LIMIT)
-    job = _Job(argv, env, cwd, log_path, tail, attempt, live, after, cleanup, workers, slots)
+    job = _Job(argv, env, cwd, log_path, tail, attempt, live, after, cleanup, slots)
     if slots is None:
         if on_start is not None:
             on_start()
@@ -195,19 +195,23 @@ class _Job:
     def __init__(self, argv: list[str], env: Environment, cwd: str, log_path: Path,
                  tail: _Tail, attempt: _Attempt, live: list[subprocess.Popen[bytes]] | None,
                  after: Callable[[bool], None] | None, cleanup: Callable[[], None] | None,
-                 workers: Workers, slots: ProcessSlots[_Job] | None) -> None:
+                 slots: ProcessSlots[_Job] | None) -> None:
         self.argv, self.cwd, self.log_path = argv, cwd, log_path
         self.make_env = env
         self.env: dict[str, str] = {}
         self.tail, self.attempt, self.live = tail, attempt, live
         self.after, self.cleanup = after, cleanup
-        self.workers, self.slots = workers, slots
+        self.slots = slots
         self.log = -1
 
     def run(self) -> None:
-        """Start the process here, then follow it."""
+        """Start the process here, then follow it (and those its slot passes to)."""
         self.start()
-        self.follow()
+        if self.slots is not None:
+            self._notify(self.attempt.deliver_start)
+        job: _Job | None = self
+        while job is not None:
+            job = job.follow()
 
     def start(self) -> None:
         """Open the log and start the process (unless the loop stopped the attempt)."""
@@ -225,14 +229,18 @@ class _Job:
                                          self.live)
         except BaseException as error:  # handed to the loop, raised there
             attempt.error = error
-        if self.slots is not None:
-            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-                attempt.loop.call_soon_threadsafe(attempt.deliver_start)
 
-    def follow(self) -> None:
-        """Follow the process to its end, collect its outputs (`after`), tell the loop,
-        pass the slot on, then `cleanup`."""
+    def follow(self) -> _Job | None:
+        """Follow the process to its end, collect its outputs (`after`), pass the slot on,
+        tell the loop, then `cleanup`; the job the slot went to, started, to follow next.
+
+        The next process in line starts from this thread, at once: no other thread, nor
+        the loop, needs a core first, and this thread follows it too. The loop hears of
+        this attempt's end before the next one's start (one wake-up for both), so their
+        nodes' times are in order, as on Argo, where the slot is the pod's until its
+        outputs are saved."""
         attempt = self.attempt
+        following = None
         try:
             try:
                 if attempt.process is not None:
@@ -246,28 +254,21 @@ class _Job:
         except BaseException as error:  # handed to the loop, raised there
             attempt.error = error
         finally:
-            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-                attempt.loop.call_soon_threadsafe(attempt.deliver)
-            # As on Argo, the slot is the pod's until its outputs are saved: the loop hears
-            # of this attempt's end before the next one's start.
             if self.slots is not None:
-                self._pass_slot_on()
+                following = self.slots.pass_on()
+                if following is not None:
+                    following.start()
+            self._notify(attempt.deliver)
+            if following is not None:
+                self._notify(following.attempt.deliver_start)
             if self.cleanup is not None:
                 with contextlib.suppress(OSError):
                     self.cleanup()
+        return following
 
-    def _pass_slot_on(self) -> None:
-        # The next process in line starts from this thread, now: no other thread, nor the
-        # loop, needs a core first. Another worker follows it.
-        assert self.slots is not None
-        following = self.slots.pass_on()
-        if following is None:
-            return
-        following.start()
-        try:
-            self.workers.submit(following.follow)
-        except RuntimeError:  # the pool is shut down: follow it here
-            following.follow()
+    def _notify(self, callback: Callable[[], None]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            self.attempt.loop.call_soon_threadsafe(callback)
 
 
 def _start(argv: list[str], env: dict[str, str], cwd: str, log: int, attempt: _Attempt,

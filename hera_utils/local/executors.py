@@ -97,7 +97,7 @@ class _Attempt:
         self.problem = ""  # why the process did not start
         self.error: BaseException | None = None  # a defect in the worker, re-raised
         self.done = False  # set on the loop, once the worker's job is over
-        self.started = False  # set on the loop, once the process has started (or failed to)
+        self.started = False  # set on the loop once the start is under way, or over
         self._waiter: asyncio.Future[None] | None = None
         self._start_waiter: asyncio.Future[None] | None = None
 
@@ -149,16 +149,15 @@ async def run_process(argv: list[str], *, env: Environment, cwd: str, log_path: 
     """
     attempt, tail = _Attempt(asyncio.get_running_loop()), _Tail(RESULT_LIMIT)
     job = _Job(argv, env, cwd, log_path, tail, attempt, live, after, cleanup, slots)
-    if slots is None:
+    if slots is None or slots.request(job):  # a slot now: starts at once
         if on_start is not None:
             on_start()
-        workers.submit(job.run)
-    else:
-        slots.request(job)
+        attempt.started = True
+        workers.submit(job.run, False)
     timed_out = False
     try:
         try:
-            if slots is not None:
+            if not attempt.started:  # in line for a slot
                 await attempt.until_started()
                 if on_start is not None:
                     on_start()
@@ -186,7 +185,7 @@ async def run_process(argv: list[str], *, env: Environment, cwd: str, log_path: 
 
 def process_slots(limit: int, workers: Workers) -> ProcessSlots[_Job]:
     """The run's `limit` slots of parallelism, taken by `run_process(slots=...)`."""
-    return ProcessSlots(limit, lambda job: workers.submit(job.run))
+    return ProcessSlots(limit, lambda job: workers.submit(job.run, True))
 
 
 class _Job:
@@ -204,10 +203,11 @@ class _Job:
         self.slots = slots
         self.log = -1
 
-    def run(self) -> None:
-        """Start the process here, then follow it (and those its slot passes to)."""
+    def run(self, from_line: bool) -> None:
+        """Start the process here, then follow it (and those its slot passes to); the loop
+        is told of the start if the job waited in line."""
         self.start()
-        if self.slots is not None:
+        if from_line:
             self._notify(self.attempt.deliver_start)
         job: _Job | None = self
         while job is not None:

@@ -45,19 +45,22 @@ class ProcessSlots(Generic[Request]):
     """`limit` slots, shared by the event loop and the worker threads."""
 
     def __init__(self, limit: int, submit: Callable[[Request], None]) -> None:
+        """`submit(request)` has a worker thread run a request that the loop frees a
+        slot for (`release`)."""
         self._lock = threading.Lock()
         self._free = limit
         self._line: deque[Request | _Holder] = deque()
         self._submit = submit  # how a request given a slot by the loop reaches a worker
 
-    def request(self, start: Request) -> None:
-        """(On the loop.) Run `start` in a worker thread once a slot is its own."""
+    def request(self, start: Request) -> bool:
+        """(On the loop.) True if `start` has a slot now (the caller has it run); else it
+        waits in line, and is run in a worker thread once a slot is passed to it."""
         with self._lock:
             if self._free == 0:
                 self._line.append(start)
-                return
+                return False
             self._free -= 1
-        self._submit(start)
+            return True
 
     def withdraw(self, start: Request) -> bool:
         """(On the loop.) Take a waiting request out of line; False if it has its slot."""

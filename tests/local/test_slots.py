@@ -9,20 +9,26 @@ from hera_utils.local.slots import ProcessSlots
 
 
 class _Requests:
-    """Start requests as `executors` makes them; a slot given by the loop runs them here."""
+    """Start requests as `executors` makes them: run at once when they have a slot, or when
+    the loop frees one for them (`submit`)."""
 
     def __init__(self) -> None:
         self.submitted: list[str] = []
+        self.slots: ProcessSlots[str] = ProcessSlots(0, self.submit)
 
     def submit(self, request: str) -> None:
         self.submitted.append(request)
 
+    def request(self, request: str) -> None:
+        if self.slots.request(request):
+            self.submitted.append(request)
+
 
 def test_requests_beyond_the_limit_wait_in_line_and_each_freed_slot_goes_to_the_next():
     requests = _Requests()
-    slots: ProcessSlots[str] = ProcessSlots(2, requests.submit)
+    slots = requests.slots = ProcessSlots(2, requests.submit)
     for name in ("a", "b", "c", "d"):
-        slots.request(name)
+        requests.request(name)
 
     assert requests.submitted == ["a", "b"]
     # The worker thread of a's process takes c itself: nothing more is submitted.
@@ -30,34 +36,34 @@ def test_requests_beyond_the_limit_wait_in_line_and_each_freed_slot_goes_to_the_
     assert slots.pass_on() == "d"
     assert slots.pass_on() is None
     assert slots.pass_on() is None
-    slots.request("e")
-    slots.request("f")
-    slots.request("g")
+    requests.request("e")
+    requests.request("f")
+    requests.request("g")
     assert requests.submitted == ["a", "b", "e", "f"]
 
 
 def test_a_withdrawn_request_never_gets_a_slot_and_one_already_given_cannot_be_withdrawn():
     requests = _Requests()
-    slots: ProcessSlots[str] = ProcessSlots(1, requests.submit)
-    slots.request("running")
-    slots.request("waiting")
+    slots = requests.slots = ProcessSlots(1, requests.submit)
+    requests.request("running")
+    requests.request("waiting")
 
     assert slots.withdraw("waiting")
     assert not slots.withdraw("running")
     assert slots.pass_on() is None  # nobody was left in line: the slot is free again
-    slots.request("next")
+    requests.request("next")
     assert requests.submitted == ["running", "next"]
 
 
 def test_the_loop_holding_a_slot_waits_in_line_with_the_requests_and_in_their_order():
     async def scenario() -> list[str]:
         requests = _Requests()
-        slots: ProcessSlots[str] = ProcessSlots(1, requests.submit)
-        slots.request("first")
-        slots.request("second")
+        slots = requests.slots = ProcessSlots(1, requests.submit)
+        requests.request("first")
+        requests.request("second")
         holder = asyncio.ensure_future(slots.acquire())
         await asyncio.sleep(0)  # in line now
-        slots.request("third")
+        requests.request("third")
         assert not holder.done()
         # first's process ends in a worker thread, which takes second
         assert await asyncio.to_thread(slots.pass_on) == "second"
@@ -74,14 +80,14 @@ def test_the_loop_holding_a_slot_waits_in_line_with_the_requests_and_in_their_or
 def test_a_cancelled_wait_for_a_slot_leaves_the_line_and_a_slot_given_meanwhile_is_returned():
     async def scenario() -> None:
         requests = _Requests()
-        slots: ProcessSlots[str] = ProcessSlots(1, requests.submit)
-        slots.request("running")
+        slots = requests.slots = ProcessSlots(1, requests.submit)
+        requests.request("running")
         waiting = asyncio.ensure_future(slots.acquire())
         await asyncio.sleep(0)
         waiting.cancel()
         await asyncio.gather(waiting, return_exceptions=True)
         assert slots.pass_on() is None  # the cancelled holder was not in line any more
-        slots.request("later")
+        requests.request("later")
         assert requests.submitted == ["running", "later"]
 
         # Given from a worker thread just as the wait is cancelled: handed back, not lost.
@@ -92,7 +98,7 @@ def test_a_cancelled_wait_for_a_slot_leaves_the_line_and_a_slot_given_meanwhile_
         given.join()
         granted.cancel()
         await asyncio.gather(granted, return_exceptions=True)
-        slots.request("after")
+        requests.request("after")
         assert requests.submitted == ["running", "later", "after"]
 
     asyncio.run(scenario())

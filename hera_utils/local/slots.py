@@ -1,18 +1,20 @@
 """The run's `parallelism`: how many pods (task processes) may run at once.
 
 A slot is either handed to a start request (`request`: a job that starts a task's process
-in a worker thread) or held by the event loop for a while (`acquire`, `release`: a container set, a
-pod with init containers or sidecars, a container task). A request waits in line when no
-slot is free. When a requested process ends, the worker thread that followed it passes its
-slot on itself (`pass_on`): it starts the next request's process at once, without waking
-the event loop or another thread. On a machine whose cores all run tasks, each such
-wake-up waits for a core (a millisecond or more), so passing the slot this way keeps a
-freed core from standing idle between one task and the next.
+in a worker thread) or held by the event loop for a while (`acquire`, `release`: a
+container set, a pod with init containers or sidecars, a container task). A request waits
+in line when no slot is free. When a requested process ends, the worker thread that
+followed it passes its slot on itself (`pass_on`): it starts the next request's process at
+once, and follows it, without waking the event loop or another thread. A wake-up takes
+tens of microseconds of CPU, and on a machine whose cores all run tasks it waits for a core
+(a millisecond or more): passing the slot this way keeps a freed slot from standing idle
+between one task and the next.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -34,7 +36,8 @@ class _Holder:
     def grant(self) -> None:
         """(Any thread, under the lock.) Give the slot; the loop learns of it soon."""
         self.granted = True
-        self.loop.call_soon_threadsafe(self._wake)
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            self.loop.call_soon_threadsafe(self._wake)
 
     def _wake(self) -> None:
         if not self.future.done():

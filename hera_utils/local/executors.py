@@ -135,11 +135,12 @@ async def run_process(argv: list[str], *, env: Environment, cwd: str, log_path: 
                       on_start: Callable[[], None] | None = None) -> ProcessOutcome:
     """Run `argv` to its end, logging to `log_path`; kill it at `timeout` seconds.
 
-    One pooled worker thread (from `workers`) opens the log, starts the process, copies
-    its stdout, waits for it and calls `after(started)` (what a pod's wait container does
-    once its main container ends: collect its outputs). The event loop spends none of a
-    start's milliseconds and is woken once per attempt, when all that is done; `cleanup()`
-    (removing the pod's file system) runs after that, off the path to the next task's start.
+    One pooled worker thread (from `workers`) opens the log, starts the process (the loop
+    does, when no other process runs), copies its stdout, waits for it and calls
+    `after(started)` (what a pod's wait container does once its main container ends:
+    collect its outputs). The loop is woken once per attempt, when all that is done;
+    `cleanup()` (removing the pod's file system) runs after that, off the path to the next
+    task's start.
     With `slots`, the process first waits for a slot of the run's parallelism, which the
     thread of the process that frees it starts it in (`slots`); `on_start()` is then called
     on the loop, and `timeout` counts from there. Without, it starts at once, after
@@ -152,8 +153,7 @@ async def run_process(argv: list[str], *, env: Environment, cwd: str, log_path: 
     if slots is None or slots.request(job):  # a slot now: starts at once
         if on_start is not None:
             on_start()
-        attempt.started = True
-        workers.submit(job.run, False)
+        _start_now(job, workers, live)
     timed_out = False
     try:
         try:
@@ -188,6 +188,19 @@ def process_slots(limit: int, workers: Workers) -> ProcessSlots[_Job]:
     return ProcessSlots(limit, lambda job: workers.submit(job.run, True))
 
 
+def _start_now(job: _Job, workers: Workers, live: list[subprocess.Popen[bytes]] | None
+               ) -> None:
+    """Have `job`'s process started now, and followed by a worker thread."""
+    job.attempt.started = True
+    if live is not None and not live:
+        # Nothing else runs (a chain of tasks): the cores are idle and so is the loop,
+        # which starts the process itself rather than wait for a thread to wake up.
+        job.start()
+        workers.submit(job.follow_all)
+    else:
+        workers.submit(job.run, False)
+
+
 class _Job:
     """A worker thread's part of an attempt: start the process, follow it to its end."""
 
@@ -209,6 +222,10 @@ class _Job:
         self.start()
         if from_line:
             self._notify(self.attempt.deliver_start)
+        self.follow_all()
+
+    def follow_all(self) -> None:
+        """Follow the process, then each one its slot passes to (`follow`)."""
         job: _Job | None = self
         while job is not None:
             job = job.follow()

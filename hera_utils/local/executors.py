@@ -86,6 +86,30 @@ class _Tail:
         return bytes(self.data[-self.limit:])
 
 
+class _Moment:
+    """Something the loop waits for once (an attempt's start, its end): set on the loop.
+
+    Lighter than `asyncio.Event`, which keeps a list of waiters: this one has one at most.
+    Cancelling the wait leaves what it waits for going on."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.passed = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        """(On the loop.) It has come: wake whoever waits."""
+        self.passed = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until it has come."""
+        if not self.passed:
+            self._waiter = self.loop.create_future()
+            await self._waiter
+
+
 class _Attempt:
     """What the worker thread running an attempt shares with the event loop."""
 
@@ -96,34 +120,8 @@ class _Attempt:
         self.lock = threading.Lock()
         self.problem = ""  # why the process did not start
         self.error: BaseException | None = None  # a defect in the worker, re-raised
-        self.done = False  # set on the loop, once the worker's job is over
-        self.started = False  # set on the loop once the start is under way, or over
-        self._waiter: asyncio.Future[None] | None = None
-        self._start_waiter: asyncio.Future[None] | None = None
-
-    def deliver_start(self) -> None:
-        """(On the loop.) The process has started, or failed to: wake whoever waits."""
-        self.started = True
-        if self._start_waiter is not None and not self._start_waiter.done():
-            self._start_waiter.set_result(None)
-
-    async def until_started(self) -> None:
-        """Until the process has started (it waits for a slot of `ProcessSlots` first)."""
-        if not self.started:
-            self._start_waiter = self.loop.create_future()
-            await self._start_waiter
-
-    def deliver(self) -> None:
-        """(On the loop.) The worker's job is over: wake whoever waits for it."""
-        self.done = True
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    async def wait(self) -> None:
-        """Until the worker's job is over. Cancelling the wait leaves the job running."""
-        if not self.done:
-            self._waiter = self.loop.create_future()
-            await self._waiter
+        # The start under way or over (it may wait for a slot), the worker's job over.
+        self.started, self.ended = _Moment(loop), _Moment(loop)
 
 
 async def run_process(argv: list[str], *, env: Environment, cwd: str, log_path: Path,
@@ -157,12 +155,12 @@ async def run_process(argv: list[str], *, env: Environment, cwd: str, log_path: 
     timed_out = False
     try:
         try:
-            if not attempt.started:  # in line for a slot
-                await attempt.until_started()
+            if not attempt.started.passed:  # in line for a slot
+                await attempt.started.wait()
                 if on_start is not None:
                     on_start()
-            await (attempt.wait() if timeout is None else
-                   asyncio.wait_for(attempt.wait(), timeout))
+            await (attempt.ended.wait() if timeout is None else
+                   asyncio.wait_for(attempt.ended.wait(), timeout))
         except asyncio.TimeoutError:
             timed_out = True
             await _stop(attempt)
@@ -191,7 +189,7 @@ def process_slots(limit: int, workers: Workers) -> ProcessSlots[_Job]:
 def _start_now(job: _Job, workers: Workers, live: list[subprocess.Popen[bytes]] | None
                ) -> None:
     """Have `job`'s process started now, and followed by a worker thread."""
-    job.attempt.started = True
+    job.attempt.started.passed = True
     if live is not None and not live:
         # Nothing else runs (a chain of tasks): the cores are idle and so is the loop,
         # which starts the process itself rather than wait for a thread to wake up.
@@ -221,7 +219,7 @@ class _Job:
         is told of the start if the job waited in line."""
         self.start()
         if from_line:
-            self._notify(self.attempt.deliver_start)
+            self._notify(self.attempt.started.set)
         self.follow_all()
 
     def follow_all(self) -> None:
@@ -275,9 +273,9 @@ class _Job:
                 following = self.slots.pass_on()
                 if following is not None:
                     following.start()
-            self._notify(attempt.deliver)
+            self._notify(attempt.ended.set)
             if following is not None:
-                self._notify(following.attempt.deliver_start)
+                self._notify(following.attempt.started.set)
             if self.cleanup is not None:
                 with contextlib.suppress(OSError):
                     self.cleanup()
@@ -375,11 +373,11 @@ async def _stop(attempt: _Attempt) -> None:
     if process is not None:
         _signal_group(process, signal.SIGTERM)
     try:
-        await asyncio.wait_for(attempt.wait(), TERMINATE_GRACE)
+        await asyncio.wait_for(attempt.ended.wait(), TERMINATE_GRACE)
     except asyncio.TimeoutError:
         if attempt.process is not None:
             _signal_group(attempt.process, signal.SIGKILL)
-        await attempt.wait()
+        await attempt.ended.wait()
 
 
 def force_kill(processes: list[subprocess.Popen[bytes]]) -> None:

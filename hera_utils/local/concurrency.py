@@ -1,4 +1,5 @@
-"""Small asyncio helpers: gather with clean cancellation, optional semaphores."""
+"""Small asyncio helpers: gather with clean cancellation, optional semaphores, one-shot
+moments, a task's turn."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any, Protocol, TypeVar
 
 from .values import parse_integer
 
-__all__ = ["FAIL_FAST_MESSAGE", "Slots", "Turn", "cancel_all", "gather", "limited", "semaphore_of"]
+__all__ = ["FAIL_FAST_MESSAGE", "Moment", "Slots", "Turn", "cancel_all", "gather", "limited",
+           "semaphore_of"]
 
 T = TypeVar("T")
 
@@ -21,6 +23,30 @@ class HeldSlots(Protocol):
 
     def release(self) -> None:
         """Give the slot back."""
+
+
+class Moment:
+    """Something the loop waits for once (an attempt's start, its end): set on the loop.
+
+    Lighter than `asyncio.Event`, which keeps a list of waiters: this one has one at most.
+    Cancelling the wait leaves what it waits for going on."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.passed = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        """(On the loop.) It has come: wake whoever waits."""
+        self.passed = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until it has come."""
+        if not self.passed:
+            self._waiter = self.loop.create_future()
+            await self._waiter
 
 
 async def gather(coroutines: list[Awaitable[T]]) -> list[T]:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .concurrency import Moment
 from .reaper import TASK_MARKER, stop_escaped, task_end_threads
 from .slots import ProcessSlots
 from .workers import Workers
@@ -86,30 +87,6 @@ class _Tail:
         return bytes(self.data[-self.limit:])
 
 
-class _Moment:
-    """Something the loop waits for once (an attempt's start, its end): set on the loop.
-
-    Lighter than `asyncio.Event`, which keeps a list of waiters: this one has one at most.
-    Cancelling the wait leaves what it waits for going on."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.passed = False
-        self._waiter: asyncio.Future[None] | None = None
-
-    def set(self) -> None:
-        """(On the loop.) It has come: wake whoever waits."""
-        self.passed = True
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    async def wait(self) -> None:
-        """Until it has come."""
-        if not self.passed:
-            self._waiter = self.loop.create_future()
-            await self._waiter
-
-
 class _Attempt:
     """What the worker thread running an attempt shares with the event loop."""
 
@@ -121,7 +98,8 @@ class _Attempt:
         self.problem = ""  # why the process did not start
         self.error: BaseException | None = None  # a defect in the worker, re-raised
         # The start under way or over (it may wait for a slot), the worker's job over.
-        self.started, self.ended = _Moment(loop), _Moment(loop)
+        self.started, self.ended = Moment(loop), Moment(loop)
+        self.slot_passed = False  # set by the worker: the next in line has this one's slot
 
 
 async def run_process(argv: list[str], *, env: Environment, cwd: str, log_path: Path,
@@ -152,25 +130,22 @@ async def run_process(argv: list[str], *, env: Environment, cwd: str, log_path: 
         if on_start is not None:
             on_start()
         _start_now(job, workers, live)
-    timed_out = False
+    holds_slot = slots is not None
     try:
-        try:
-            if not attempt.started.passed:  # in line for a slot
-                await attempt.started.wait()
-                if on_start is not None:
-                    on_start()
-            await (attempt.ended.wait() if timeout is None else
-                   asyncio.wait_for(attempt.ended.wait(), timeout))
-        except asyncio.TimeoutError:
-            timed_out = True
-            await _stop(attempt)
+        timed_out = await _until_ended(attempt, timeout, on_start)
     except asyncio.CancelledError:
-        if slots is None or not slots.withdraw(job):  # withdrawn: it never started
+        if slots is not None and slots.withdraw(job):  # it never had a slot, nor started
+            holds_slot = False
+        else:
             await _stop(attempt)
         raise
     finally:
         if live is not None and attempt.process in live:
             live.remove(attempt.process)
+        # The end is recorded now: a slot nobody waited for is free (`ProcessSlots.pass_on`).
+        if holds_slot and attempt.ended.passed and not attempt.slot_passed:
+            assert slots is not None
+            slots.release()
     if attempt.error is not None:
         raise attempt.error
     if attempt.problem:
@@ -179,6 +154,23 @@ async def run_process(argv: list[str], *, env: Environment, cwd: str, log_path: 
         return ProcessOutcome(exit_code=None, timed_out=True)
     return ProcessOutcome(exit_code=_exit_code(attempt.process.returncode),
                           stdout=tail.value(), timed_out=timed_out)
+
+
+async def _until_ended(attempt: _Attempt, timeout: float | None,
+                       on_start: Callable[[], None] | None) -> bool:
+    """Wait for the start (if in line for a slot: then `on_start()`) and the end of the
+    attempt, stopping it at `timeout` seconds; whether it was."""
+    if not attempt.started.passed:
+        await attempt.started.wait()
+        if on_start is not None:
+            on_start()
+    try:
+        await (attempt.ended.wait() if timeout is None else
+               asyncio.wait_for(attempt.ended.wait(), timeout))
+    except asyncio.TimeoutError:
+        await _stop(attempt)
+        return True
+    return False
 
 
 def process_slots(limit: int, workers: Workers) -> ProcessSlots[_Job]:
@@ -270,7 +262,7 @@ class _Job:
             attempt.error = error
         finally:
             if self.slots is not None:
-                following = self.slots.pass_on()
+                attempt.slot_passed, following = self.slots.pass_on()
                 if following is not None:
                     following.start()
             self._notify(attempt.ended.set)

@@ -4,8 +4,8 @@ A slot is either handed to a start request (`request`: a job that starts a task'
 in a worker thread) or held by the event loop for a while (`acquire`, `release`: a
 container set, a pod with init containers or sidecars, a container task). A request waits
 in line when no slot is free. When a requested process ends, the worker thread that
-followed it passes its slot on itself (`pass_on`): it starts the next request's process at
-once, and follows it, without waking the event loop or another thread. A wake-up takes
+followed it passes its slot on itself (`pass_on`), if one waits: it starts the next request's
+process at once, and follows it, without waking the event loop or another thread. A wake-up takes
 tens of microseconds of CPU, and on a machine whose cores all run tasks it waits for a core
 (a millisecond or more): passing the slot this way keeps a freed slot from standing idle
 between one task and the next.
@@ -74,11 +74,16 @@ class ProcessSlots(Generic[Request]):
                 return False
             return True
 
-    def pass_on(self) -> Request | None:
-        """(In the worker thread whose request's process has ended.) Give up its slot: the
-        next request in line, which the caller runs itself, or None."""
+    def pass_on(self) -> tuple[bool, Request | None]:
+        """(In the worker thread whose request's process has ended.) Give its slot to the
+        first in line: (True, the request, which the caller runs itself), or (True, None)
+        if the loop waited for it. (False, None) if nobody waits: the slot stays taken
+        until the loop, once it has recorded the end, calls `release` (else a task it
+        starts meanwhile would start before the one whose slot it took had ended)."""
         with self._lock:
-            return self._next()
+            if not self._line:
+                return False, None
+            return True, self._next()
 
     def release(self) -> None:
         """(On the loop.) Give up a held slot; a request it goes to goes to a worker."""

@@ -305,11 +305,11 @@ def test_one_slot_passed_from_task_to_task_runs_each_alone_and_in_turn(run):
     quick = _script("quick", "print('{{inputs.parameters.n}}')",
                     inputs={"parameters": [{"name": "n"}]})
     tasks = [{"name": f"q-{i}", "template": "quick",
-              "arguments": {"parameters": [{"name": "n", "value": str(i)}]}} for i in range(12)]
+              "arguments": {"parameters": [{"name": "n", "value": str(i)}]}} for i in range(30)]
 
     result = run(_workflow(tasks, quick), parallelism=1)
 
     assert result.succeeded
-    assert sorted(int(task.result) for task in result.tasks) == list(range(12))
+    assert sorted(int(task.result) for task in result.tasks) == list(range(30))
     spans = sorted((task.started_at, task.finished_at) for task in result.tasks)
     assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(spans))

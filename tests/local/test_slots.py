@@ -32,11 +32,15 @@ def test_requests_beyond_the_limit_wait_in_line_and_each_freed_slot_goes_to_the_
 
     assert requests.submitted == ["a", "b"]
     # The worker thread of a's process takes c itself: nothing more is submitted.
-    assert slots.pass_on() == "c"
-    assert slots.pass_on() == "d"
-    assert slots.pass_on() is None
-    assert slots.pass_on() is None
+    assert slots.pass_on() == (True, "c")
+    assert slots.pass_on() == (True, "d")
+    # Nobody waits: c's slot stays taken until the loop has recorded c's end.
+    assert slots.pass_on() == (False, None)
     requests.request("e")
+    assert requests.submitted == ["a", "b"]
+    slots.release()
+    assert requests.submitted == ["a", "b", "e"]
+    slots.release()
     requests.request("f")
     requests.request("g")
     assert requests.submitted == ["a", "b", "e", "f"]
@@ -50,7 +54,8 @@ def test_a_withdrawn_request_never_gets_a_slot_and_one_already_given_cannot_be_w
 
     assert slots.withdraw("waiting")
     assert not slots.withdraw("running")
-    assert slots.pass_on() is None  # nobody was left in line: the slot is free again
+    assert slots.pass_on() == (False, None)  # nobody is left in line
+    slots.release()  # the loop has recorded the end: the slot is free again
     requests.request("next")
     assert requests.submitted == ["running", "next"]
 
@@ -66,10 +71,10 @@ def test_the_loop_holding_a_slot_waits_in_line_with_the_requests_and_in_their_or
         requests.request("third")
         assert not holder.done()
         # first's process ends in a worker thread, which takes second
-        assert await asyncio.to_thread(slots.pass_on) == "second"
+        assert await asyncio.to_thread(slots.pass_on) == (True, "second")
         assert not holder.done()
         # second's ends: the slot goes to the loop, woken from that thread
-        assert await asyncio.to_thread(slots.pass_on) is None
+        assert await asyncio.to_thread(slots.pass_on) == (True, None)
         await asyncio.wait_for(holder, 5)
         slots.release()  # the loop is done with it: third goes to a worker
         return requests.submitted
@@ -86,7 +91,8 @@ def test_a_cancelled_wait_for_a_slot_leaves_the_line_and_a_slot_given_meanwhile_
         await asyncio.sleep(0)
         waiting.cancel()
         await asyncio.gather(waiting, return_exceptions=True)
-        assert slots.pass_on() is None  # the cancelled holder was not in line any more
+        assert slots.pass_on() == (False, None)  # the cancelled holder left the line
+        slots.release()
         requests.request("later")
         assert requests.submitted == ["running", "later"]
 
